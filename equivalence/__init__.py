@@ -1,0 +1,1 @@
+"""Who else is checked against the reference: harnesses for other implementations."""

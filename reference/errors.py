@@ -1,0 +1,90 @@
+"""Errors: one typed exception per class of invalid input.
+
+.. req:: ERR-1
+
+   Every ``ERROR_IF`` of the specification raises a subclass of :class:`SpecError` *before* any
+   output is computed. The message names the tensor, the bound that was violated and the offending
+   value, and ends with the requirement label that the check enforces.
+
+.. req:: ERR-2
+
+   The classes are disjoint by cause: :class:`DTypeError` (wrong dtype), :class:`ShapeError`
+   (wrong rank, mismatched or empty shapes), :class:`NonBinaryError` (a value outside the bit
+   alphabet, including the ternary 0 of ``torch.sign``), :class:`NonFiniteError` (NaN or
+   infinity where a finite number is required), :class:`DomainError` (a finite value outside its
+   admissible set, e.g. ``var + eps <= 0``), :class:`BoundError` (a size beyond an implementation
+   bound, e.g. the Int16 accumulator bound) and :class:`FormatError` (a malformed file).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "SpecError",
+    "DTypeError",
+    "ShapeError",
+    "NonBinaryError",
+    "NonFiniteError",
+    "DomainError",
+    "BoundError",
+    "FormatError",
+    "error_if",
+    "describe",
+]
+
+
+class SpecError(ValueError):
+    """Base class of every specification error.
+
+    Attributes ``tensor``, ``bound``, ``value`` and ``label`` carry the parts of the message.
+    """
+
+    def __init__(self, tensor: str, bound: str, value: object, label: str):
+        self.tensor = tensor
+        self.bound = bound
+        self.value = value
+        self.label = label
+        super().__init__(f"{tensor}: expected {bound}, got {value} [{label}]")
+
+
+class DTypeError(SpecError, TypeError):
+    """A tensor has the wrong dtype."""
+
+
+class ShapeError(SpecError):
+    """A tensor has the wrong rank or a shape that does not match its partner."""
+
+
+class NonBinaryError(SpecError):
+    """A bit tensor holds a value other than 0 or 1, or a +-1 tensor a value other than -1 or +1."""
+
+
+class NonFiniteError(SpecError):
+    """A NaN or an infinity where a finite number is required."""
+
+
+class DomainError(SpecError):
+    """A finite value outside its admissible set."""
+
+
+class BoundError(SpecError):
+    """A size outside the bounds the integer datapath supports."""
+
+
+class FormatError(SpecError):
+    """A model or parameter file that is malformed, truncated or not what it claims to be."""
+
+
+def error_if(condition: bool, error: type[SpecError], tensor: str, bound: str, value: object,
+             label: str) -> None:
+    """TOSA's ``ERROR_IF``: raise ``error`` when ``condition`` holds."""
+    if condition:
+        raise error(tensor, bound, value, label)
+
+
+def describe(array: np.ndarray, mask: np.ndarray) -> str:
+    """The first offending element of ``array`` where ``mask`` is set, with its index and count."""
+    bad = np.argwhere(mask)
+    index = tuple(int(i) for i in bad[0])
+    return f"{array[index]!r} at index {list(index)} ({len(bad)} element(s))"

@@ -1,0 +1,72 @@
+"""Max pooling: on bits, before a folded BatchNorm-sign, and on real values in the stem.
+
+.. req:: POOL-1
+
+   Binary max pooling with a ``k x k`` window and stride ``t``, no padding, floor mode:
+   ``Ho = floor((H - k) / t) + 1``. The maximum of +-1 values is +1 when any of them is, so on bits
+   it is the OR over the window. ``ERROR_IF H < k or W < k`` or ``k``, ``t`` are below 1
+   (:class:`~reference.errors.ShapeError`, :class:`~reference.errors.DomainError`).
+
+.. req:: POOL-2
+
+   Max pooling before BatchNorm-sign (the authors' downsample branch pools the real conv output
+   ``alpha * s + b`` before BatchNorm). Because ``alpha > 0`` the pooled value is
+   ``alpha * max(s) + b``, so with the folded unit ``(polarity, t)`` of the branch the output bit is
+   ``[max(s) >= t]`` = the OR over the window of the per-position bits when ``polarity = 1``, and
+   ``[max(s) <= t]`` = the AND over the window of the per-position bits when ``polarity = 0``
+   (a negative slope turns the max into a min). Constant units give their constant.
+
+.. req:: POOL-3
+
+   Real max pooling (the stem's ``MaxPool2d(3, 2, padding=1)``): the window's maximum over the
+   positions that lie inside the input; padded positions never win (they act as ``-inf``);
+   ``Ho = floor((H + 2p - k) / t) + 1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference.encoding import check_bits
+from reference.errors import DomainError, ShapeError, error_if
+from reference.threshold import GE, ThresholdUnits, threshold_slices
+
+__all__ = ["binary_maxpool", "threshold_maxpool", "real_maxpool"]
+
+
+def _windows(x: np.ndarray, kernel: int, stride: int, label: str) -> np.ndarray:
+    """``[..., Ho, Wo, k, k]`` views of the windows over the last two axes."""
+    for value, what in ((kernel, "kernel"), (stride, "stride")):
+        error_if(not isinstance(value, (int, np.integer)) or value < 1, DomainError,
+                 f"maxpool {what}", "an integer >= 1", repr(value), label)
+    error_if(x.ndim < 2 or x.shape[-2] < kernel or x.shape[-1] < kernel, ShapeError,
+             "maxpool input", f"[..., H, W] with H, W >= kernel = {kernel}", list(x.shape), label)
+    view = np.lib.stride_tricks.sliding_window_view(x, (kernel, kernel), axis=(-2, -1))
+    return view[..., ::stride, ::stride, :, :]
+
+
+def binary_maxpool(x: np.ndarray, kernel: int, stride: int, name: str = "x") -> np.ndarray:
+    """OR over each window of a bit tensor (POOL-1)."""
+    x = check_bits(x, name)
+    return _windows(x, kernel, stride, "POOL-1").max(axis=(-2, -1))
+
+
+def threshold_maxpool(s: np.ndarray, units: ThresholdUnits, kernel: int,
+                      stride: int) -> np.ndarray:
+    """``bits[N, S, C, Ho, Wo]`` of ``sign(BN(maxpool(alpha * s + b)) + o_j)`` (POOL-2)."""
+    bits = threshold_slices(s, units)
+    windows = _windows(bits, kernel, stride, "POOL-2")
+    any_bit = windows.max(axis=(-2, -1))
+    all_bit = windows.min(axis=(-2, -1))
+    increasing = (units.polarity == GE)[None, :, :, None, None]
+    return np.where(increasing, any_bit, all_bit)
+
+
+def real_maxpool(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
+    """Max over each window of the real tensor ``x[..., H, W]``, padding acting as -inf (POOL-3)."""
+    error_if(not isinstance(padding, (int, np.integer)) or not 0 <= padding <= kernel // 2,
+             DomainError, "maxpool padding", f"0 <= padding <= kernel // 2 = {kernel // 2}",
+             repr(padding), "POOL-3")
+    widths = [(0, 0)] * (x.ndim - 2) + [(padding, padding)] * 2
+    padded = np.pad(x, widths, mode="constant", constant_values=-np.inf)
+    return _windows(padded, kernel, stride, "POOL-3").max(axis=(-2, -1))

@@ -1,0 +1,98 @@
+"""Stem: the real-valued first layers that turn an image into the first bit feature map.
+
+.. req:: STEM-1
+
+   The input is a float32 image batch ``[N, 3, H, W]``. ``ERROR_IF`` it is not float32 of rank 4
+   with 3 channels, or holds NaN or an infinity
+   (:class:`~reference.errors.DTypeError`, :class:`~reference.errors.ShapeError`,
+   :class:`~reference.errors.NonFiniteError`).
+
+.. req:: STEM-2
+
+   Real convolution (the stem's ``conv1``: 7x7, stride 2, padding 3, 3 -> 64 channels, no bias; and
+   the depthwise 3x3 convolution of local adaptive shifting: stride 1, padding 1, ``groups = C``)
+   pads with zeros and is evaluated in binary64 on the float32 weights: every product is exact
+   (24 + 24 bits), the order of the sum is implementation-defined, so two conforming evaluations
+   differ by at most ``(m - 1) * u * sum(|x_i * w_i|)`` for ``m`` terms and ``u = 2**-53`` (to
+   first order).
+
+.. req:: STEM-3
+
+   Features: ``f = real_maxpool(BN0(conv1(image)), 3, 2, 1)`` (BN-3, POOL-3), the authors'
+   ``conv1`` followed by ``maxpool = Sequential(BatchNorm2d, MaxPool2d(3, 2, 1))``.
+
+.. req:: STEM-4
+
+   BaseNet: the first bits are ``slice_quantize(BN(f), o)`` (SLICE-2), the authors'
+   ``ghostbnsign = Sequential(BatchNorm2d, GhostSign)``.
+
+.. req:: STEM-5
+
+   BoolNet (local adaptive shifting, the authors' ``GhostBNSign(binary=False)``): the first bits are
+   ``slice_quantize(BN1(f) + BN_las(dwconv3x3(BN2(f))), o)`` with the depthwise convolution of
+   STEM-2 and no binarization of its input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference.batchnorm import BatchNorm, check_float32
+from reference.errors import ShapeError, error_if
+from reference.maxpool import real_maxpool
+from reference.slices import slice_quantize
+
+__all__ = ["real_conv2d", "check_image", "stem_features", "basenet_stem", "boolnet_stem"]
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    """STEM-1."""
+    image = np.asarray(image)
+    error_if(image.ndim != 4 or image.shape[1] != 3, ShapeError, "image", "shape [N, 3, H, W]",
+             list(image.shape), "STEM-1")
+    return check_float32(image, "image", image.shape, "STEM-1")
+
+
+def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
+                groups: int = 1) -> np.ndarray:
+    """Zero-padded convolution in binary64 (STEM-2); ``weight[Cout, Cin/groups, kh, kw]``."""
+    batch, cin, height, width = x.shape
+    cout, cin_group, kh, kw = weight.shape
+    error_if(cin != cin_group * groups or cout % groups, ShapeError, "real conv weight",
+             f"[Cout, Cin/groups = {cin // groups}, kh, kw] with groups = {groups}",
+             list(weight.shape), "STEM-2")
+    padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (padding, padding), (padding, padding)])
+    out_h = (height + 2 * padding - kh) // stride + 1
+    out_w = (width + 2 * padding - kw) // stride + 1
+    grouped = padded.reshape(batch, groups, cin_group, *padded.shape[2:])
+    taps = [grouped[..., ky:ky + stride * (out_h - 1) + 1:stride,
+                    kx:kx + stride * (out_w - 1) + 1:stride]
+            for ky in range(kh) for kx in range(kw)]
+    patches = np.stack(taps, axis=-1)                   # [N, g, Cg, Ho, Wo, kh*kw]
+    patches = patches.transpose(1, 0, 3, 4, 2, 5).reshape(groups, batch * out_h * out_w, -1)
+    w = weight.astype(np.float64).reshape(groups, cout // groups, -1).transpose(0, 2, 1)
+    out = np.matmul(patches, w)                         # [g, N*Ho*Wo, Cout/g]
+    out = out.reshape(groups, batch, out_h, out_w, cout // groups).transpose(1, 0, 4, 2, 3)
+    return out.reshape(batch, cout, out_h, out_w)
+
+
+def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) -> np.ndarray:
+    """``real_maxpool(BN0(conv1(image)), 3, 2, 1)`` in binary64 (STEM-3)."""
+    image = check_image(image)
+    conv_weight = check_float32(conv_weight, "conv1.weight", (bn0.channels, 3, 7, 7), "STEM-2")
+    return real_maxpool(bn0(real_conv2d(image, conv_weight, stride=2, padding=3)), 3, 2, 1)
+
+
+def basenet_stem(features: np.ndarray, bn: BatchNorm, offsets: np.ndarray) -> np.ndarray:
+    """BaseNet's first bits ``[N, S, C, H, W]`` (STEM-4)."""
+    return slice_quantize(bn(features), offsets, "stem pre-activation")
+
+
+def boolnet_stem(features: np.ndarray, bn1: BatchNorm, bn2: BatchNorm, dw_weight: np.ndarray,
+                 bn_las: BatchNorm, offsets: np.ndarray) -> np.ndarray:
+    """BoolNet's first bits with local adaptive shifting (STEM-5)."""
+    channels = features.shape[1]
+    dw_weight = check_float32(dw_weight, "adaptive_zero_points.0.weight", (channels, 1, 3, 3),
+                              "STEM-2")
+    shift = bn_las(real_conv2d(bn2(features), dw_weight, stride=1, padding=1, groups=channels))
+    return slice_quantize(bn1(features) + shift, offsets, "stem pre-activation")

@@ -1,0 +1,1 @@
+"""What must hold: the requirement registry, and (later) symbolic twins and proofs."""
