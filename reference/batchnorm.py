@@ -77,8 +77,11 @@ class BatchNorm:
         for field, key in (("gamma", "weight"), ("beta", "bias"), ("mean", "running_mean"),
                            ("var", "running_var")):
             check_float32(getattr(self, field), f"{self.name}.{key}", shape, "BN-2")
-        error_if(not isinstance(self.eps, (float, int)) or not math.isfinite(self.eps),
-                 NonFiniteError, f"{self.name}.eps", "a finite binary64 number", self.eps, "BN-2")
+        error_if(not isinstance(self.eps, (float, int)) or isinstance(self.eps, bool), DTypeError,
+                 f"{self.name}.eps", "a binary64 number (float or int)", type(self.eps).__name__,
+                 "BN-2")
+        error_if(not math.isfinite(self.eps), NonFiniteError, f"{self.name}.eps",
+                 "a finite binary64 number", self.eps, "BN-2")
         eps = Fraction(float(self.eps))
         bad = np.array([Fraction(float(v)) + eps <= 0 for v in self.var], dtype=bool)
         error_if(bool(bad.any()), DomainError, f"{self.name}.running_var",

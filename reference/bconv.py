@@ -30,9 +30,9 @@
    Multi-slice selection (the authors' ``MultiBConv``). Input bits ``x[N, S, C, H, W]`` feed a
    binary convolution with ``groups = g`` through ``select_slices``: ``g = S`` reads every slice,
    slice ``j`` feeding group ``j``; ``g = 1`` reads slice ``S // 2`` only (for ``S = 4`` that is the
-   +1/3 slice, not a symmetric middle); ``1 < g < S`` reads slices ``(S - g)//2`` up to but excluding
-   ``(S + g)//2``. The selected slices are flattened slice-major (CHAN-3): channel ``j*C + c``.
-   ``ERROR_IF g < 1 or g > S`` (:class:`~reference.errors.DomainError`).
+   +1/3 slice, not a symmetric middle); ``1 < g < S`` reads slices ``(S - g)//2`` up to but
+   excluding ``(S + g)//2``. The selected slices are flattened slice-major (CHAN-1): channel
+   ``j*C + c``. ``ERROR_IF g < 1 or g > S`` (:class:`~reference.errors.DomainError`).
 """
 
 from __future__ import annotations
@@ -78,27 +78,31 @@ def binary_conv2d(x: np.ndarray, weight: np.ndarray, stride: int = 1, padding: i
              "CONV-3")
     error_if(cin_group != cin // groups, ShapeError, f"{name}.weight",
              f"shape[1] = Cin/groups = {cin // groups}", cin_group, "CONV-3")
-    n = check_n(cin_group * kh * kw, f"{name} dot-product length n")
+    check_n(cin_group * kh * kw, f"{name} dot-product length n")
     out_h = conv_output_size(height, kh, stride, padding, dilation)
     out_w = conv_output_size(width, kw, stride, padding, dilation)
     error_if(out_h < 1 or out_w < 1, ShapeError, f"{name} output", "Ho >= 1 and Wo >= 1",
              f"Ho = {out_h}, Wo = {out_w} from H = {height}, W = {width}", "CONV-2")
 
-    a = to_pm1(pad_bits(x, padding, pad_mode, f"{name} input")).astype(np.float32)
-    a = a.reshape(batch, groups, cin_group, *a.shape[2:]).transpose(1, 0, 3, 4, 2)
-    taps = []
+    padded = pad_bits(x, padding, pad_mode, f"{name} input")
+    pad_h, pad_w = padded.shape[2:]
+    cout_group = cout // groups
+    grouped = padded.reshape(batch, groups, cin_group, pad_h, pad_w).transpose(1, 0, 3, 4, 2)
+    a = np.ascontiguousarray(to_pm1(grouped), dtype=np.float32)      # [g, N, Hp, Wp, Cin/g]
+    w = to_pm1(weight).astype(np.float32).reshape(groups, cout_group, cin_group, kh * kw)
+    w = w.transpose(0, 2, 3, 1).reshape(groups, cin_group, kh * kw * cout_group)
+    # Every input pixel times every tap's weights; tap (ky, kx) then adds its shifted products.
+    products = np.matmul(a.reshape(groups, -1, cin_group), w)
+    products = products.reshape(groups, batch, pad_h, pad_w, kh * kw, cout_group)
+    # Exact: every partial sum is an integer of magnitude <= n <= N_MAX < 2**24 (float32 mantissa).
+    acc = np.zeros((groups, batch, out_h, out_w, cout_group), np.float32)
     for ky in range(kh):
         for kx in range(kw):
             y0, x0 = ky * dilation, kx * dilation
-            taps.append(a[:, :, y0:y0 + stride * (out_h - 1) + 1:stride,
-                          x0:x0 + stride * (out_w - 1) + 1:stride, :])
-    patches = np.concatenate(taps, axis=-1).reshape(groups, batch * out_h * out_w, n)
-    w = to_pm1(weight).astype(np.float32).reshape(groups, cout // groups, cin_group, kh, kw)
-    w = w.transpose(0, 3, 4, 2, 1).reshape(groups, n, cout // groups)
-    # Exact: every partial sum is an integer of magnitude <= n <= N_MAX < 2**24 (float32 mantissa).
-    acc = np.matmul(patches, w)
-    acc = acc.reshape(groups, batch, out_h, out_w, cout // groups).transpose(1, 0, 4, 2, 3)
-    return acc.reshape(batch, cout, out_h, out_w).astype(ACC_DTYPE)
+            acc += products[:, :, y0:y0 + stride * (out_h - 1) + 1:stride,
+                            x0:x0 + stride * (out_w - 1) + 1:stride, ky * kw + kx]
+    acc = acc.transpose(1, 0, 4, 2, 3).reshape(batch, cout, out_h, out_w)
+    return acc.astype(ACC_DTYPE)
 
 
 def select_slices(x: np.ndarray, groups: int, name: str = "x") -> np.ndarray:

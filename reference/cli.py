@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from fractions import Fraction
 
@@ -22,14 +23,16 @@ from reference.threshold import GE
 __all__ = ["main", "build_parser"]
 
 
+DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def float32_from_decimal(text: str, flag: str) -> np.float32:
     """The float32 nearest to the decimal ``text`` (EXACT-1)."""
-    try:
-        value = Fraction(text.strip())
-    except (ValueError, ZeroDivisionError):
+    if not DECIMAL.fullmatch(text.strip()):
         non_finite = text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity")
         raise (NonFiniteError if non_finite else DomainError)(
-            flag, "a finite decimal number", repr(text), "EXACT-1") from None
+            flag, "a finite decimal number such as -1.25e-3", repr(text), "EXACT-1")
+    value = Fraction(text.strip())
     rounded = round_to_float32(value)
     error_if(not np.isfinite(rounded), NonFiniteError, flag,
              "a decimal below 2**128 - 2**103 in magnitude (float32 range)", text, "EXACT-1")
@@ -58,7 +61,9 @@ def describe_unit(cmp: str, t: int, n: int) -> str:
 def fold_command(args: argparse.Namespace) -> int:
     scalar = {flag: float32_from_decimal(getattr(args, flag), f"--{flag}")
               for flag in ("gamma", "beta", "mean", "var", "alpha", "bias")}
-    check_n(args.n, "--n")
+    error_if(not re.fullmatch(r"[+-]?\d+", args.n.strip()), DomainError, "--n",
+             "an integer dot-product length", repr(args.n), "ACC-3")
+    args.n = check_n(int(args.n), "--n")
     eps = binary64_from_decimal(args.eps, "--eps")
     if args.slices is not None:
         offsets = slice_offsets(args.slices)
@@ -102,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     fold.add_argument("--mean", required=True, help="BN running_mean")
     fold.add_argument("--var", required=True, help="BN running_var")
     fold.add_argument("--eps", default=repr(DEFAULT_EPS), help="BN eps (binary64, default 1e-5)")
-    fold.add_argument("--n", required=True, type=int, help="dot-product length n")
+    fold.add_argument("--n", required=True, help="dot-product length n")
     fold.add_argument("--alpha", default="1", help="positive weight scale (default 1)")
     fold.add_argument("--bias", default="0", help="conv bias (default 0)")
     offsets = fold.add_mutually_exclusive_group()

@@ -87,4 +87,4 @@ def describe(array: np.ndarray, mask: np.ndarray) -> str:
     """The first offending element of ``array`` where ``mask`` is set, with its index and count."""
     bad = np.argwhere(mask)
     index = tuple(int(i) for i in bad[0])
-    return f"{array[index]!r} at index {list(index)} ({len(bad)} element(s))"
+    return f"{array[index].item()!r} at index {list(index)} ({len(bad)} element(s))"

@@ -7,7 +7,8 @@ them are exact :class:`fractions.Fraction` values. Square roots are never taken:
 .. req:: EXACT-1
 
    The value of a float32 or float64 parameter is its exact binary value, never a decimal
-   reading of it. A decimal string given where a float32 is expected denotes the float32 nearest
+   reading of it. A decimal string (an optional sign, digits with an optional point, an optional
+   exponent, as in ``-1.25e-3``) given where a float32 is expected denotes the float32 nearest
    to the decimal's exact value, ties to even, as IEEE 754 ``roundTiesToEven`` defines it
    (magnitudes at or beyond ``2**128 - 2**103`` round to infinity).
 
@@ -45,10 +46,8 @@ def round_to_float32(q: Fraction) -> np.float32:
         exponent -= 1
     ulp = Fraction(2) ** max(exponent - (_F32_MANTISSA - 1), _F32_MIN_EXP)
     rounded = round(magnitude / ulp) * ulp  # Fraction.__round__ rounds half to even
-    if rounded >= _F32_OVERFLOW:
-        value = np.float32(np.inf)
-    else:
-        value = np.float32(float(rounded))  # a float32 value, so float64 holds it exactly
+    # A float32 value, so binary64 holds it exactly.
+    value = np.float32(np.inf) if rounded >= _F32_OVERFLOW else np.float32(float(rounded))
     return value if q > 0 else -value
 
 

@@ -33,20 +33,24 @@ operation ever decides a bit.
 
 .. req:: FOLD-5
 
-   ``gamma = 0`` (either zero): ``y_j = beta + o_j`` does not depend on ``s``; the unit is constant 1
-   when ``beta + o_j >= 0`` (exactly) and constant 0 otherwise.
+   ``gamma = 0`` (either zero): ``y_j = beta + o_j`` does not depend on ``s``; the unit is
+   constant 1 when ``beta + o_j >= 0`` (exactly) and constant 0 otherwise.
 
 .. req:: FOLD-6
 
-   Ties. Where ``y_j(s) = 0`` exactly at some ``s`` in ``D_n`` that ``s`` gives bit 1, for either sign
-   of ``gamma`` (ENC-2). Folds that turn ``>=`` into ``>`` for a negative ``gamma`` (``floor(t) +
-   [gamma < 0]``), truncate instead of taking the ceiling, or share one formula for both signs of
-   ``gamma`` are wrong at such ties.
+   Ties. Where ``y_j(s) = 0`` exactly at some ``s`` in ``D_n`` that ``s`` gives bit 1, for either
+   sign of ``gamma`` (ENC-2). A fold that compares strictly at an integer root (the published
+   ``floor(t) + [gamma < 0]``, which turns ``s <= t`` into ``s < t`` for a negative ``gamma``) is
+   wrong exactly there. Other published folds are wrong elsewhere: truncating instead of taking
+   the ceiling fails at non-integer positive roots and, halved into the popcount domain, at
+   parity mismatches; one formula for both signs of ``gamma`` fails for most ``s`` when
+   ``gamma < 0``.
 
 .. req:: FOLD-7
 
-   Thresholds outside ``D_n``. When ``t*`` lies below ``-n`` or above ``n``, or ``y_j`` keeps one
-   sign over ``D_n``, the unit is the canonical constant (THR-2).
+   Constant channels. When ``[y_j(s) >= 0]`` is the same for every ``s`` in ``D_n`` (the root lies
+   below ``-n`` or above ``n``, or exactly at the end where the bit stays 1, or ``y_j`` keeps one
+   sign), the unit is the canonical constant (THR-2).
 
 .. req:: FOLD-8
 

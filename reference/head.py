@@ -8,8 +8,9 @@ float32 parameters; sums (average pool, linear layer) are in an implementation-d
    Real path of the last block: with ``s2[N, C, H, W]`` the accumulators of its second conv, whose
    weight scale is ``alpha2[C]`` (WB-2), and ``x[N, S, C, H, W]`` the bits that conv reads (the
    XNOR output), ``z = BN2(alpha2 * s2) + BN3(mean_j a(x[:, j]))`` (BN-3), with ``a`` the +-1
-   value (ENC-1) and the mean over the ``S`` slices. ``alpha2 * s2`` and the mean are exact in
-   binary64.
+   value (ENC-1) and the mean over the ``S`` slices. ``alpha2 * s2`` and the sum over slices are
+   exact in binary64; the mean is that sum divided by ``S``, correctly rounded (exact for ``S`` a
+   power of two).
 
 .. req:: HEAD-2
 
@@ -64,6 +65,9 @@ def prelu(z: np.ndarray, slope: np.ndarray) -> np.ndarray:
 def classifier(z: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """Global average pool over ``H x W``, then ``pooled @ W.T + b`` (HEAD-3)."""
     error_if(z.ndim != 4, ShapeError, "head input", "rank 4 [N, C, H, W]", list(z.shape), "HEAD-4")
+    weight = np.asarray(weight)
+    error_if(weight.ndim != 2, ShapeError, "fc.weight", f"shape [K, {z.shape[1]}]",
+             list(weight.shape), "HEAD-4")
     weight = check_float32(weight, "fc.weight", (weight.shape[0], z.shape[1]), "HEAD-4")
     bias = check_float32(bias, "fc.bias", (weight.shape[0],), "HEAD-4")
     pooled = z.mean(axis=(2, 3))

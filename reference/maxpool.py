@@ -20,7 +20,9 @@
 
    Real max pooling (the stem's ``MaxPool2d(3, 2, padding=1)``): the window's maximum over the
    positions that lie inside the input; padded positions never win (they act as ``-inf``);
-   ``Ho = floor((H + 2p - k) / t) + 1``.
+   ``Ho = floor((H + 2p - k) / t) + 1``. ``ERROR_IF`` the input is not a float tensor
+   (:class:`~reference.errors.DTypeError`) or ``p`` is not an integer with ``0 <= p <= k // 2``
+   (:class:`~reference.errors.DomainError`), as in ``torch.nn.MaxPool2d``.
 """
 
 from __future__ import annotations
@@ -28,45 +30,54 @@ from __future__ import annotations
 import numpy as np
 
 from reference.encoding import check_bits
-from reference.errors import DomainError, ShapeError, error_if
+from reference.errors import DomainError, DTypeError, ShapeError, error_if
 from reference.threshold import GE, ThresholdUnits, threshold_slices
 
 __all__ = ["binary_maxpool", "threshold_maxpool", "real_maxpool"]
 
 
-def _windows(x: np.ndarray, kernel: int, stride: int, label: str) -> np.ndarray:
-    """``[..., Ho, Wo, k, k]`` views of the windows over the last two axes."""
+def _window_reduce(x: np.ndarray, kernel: int, stride: int, reduce, label: str) -> np.ndarray:
+    """``reduce`` (``np.maximum`` or ``np.minimum``) over each ``k x k`` window of the last two
+    axes, one tap at a time."""
     for value, what in ((kernel, "kernel"), (stride, "stride")):
-        error_if(not isinstance(value, (int, np.integer)) or value < 1, DomainError,
-                 f"maxpool {what}", "an integer >= 1", repr(value), label)
+        error_if(not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1,
+                 DomainError, f"maxpool {what}", "an integer >= 1", repr(value), label)
     error_if(x.ndim < 2 or x.shape[-2] < kernel or x.shape[-1] < kernel, ShapeError,
              "maxpool input", f"[..., H, W] with H, W >= kernel = {kernel}", list(x.shape), label)
-    view = np.lib.stride_tricks.sliding_window_view(x, (kernel, kernel), axis=(-2, -1))
-    return view[..., ::stride, ::stride, :, :]
+    out_h = (x.shape[-2] - kernel) // stride + 1
+    out_w = (x.shape[-1] - kernel) // stride + 1
+    out = None
+    for ky in range(kernel):
+        for kx in range(kernel):
+            tap = x[..., ky:ky + stride * (out_h - 1) + 1:stride,
+                    kx:kx + stride * (out_w - 1) + 1:stride]
+            out = tap.copy() if out is None else reduce(out, tap, out=out)
+    return out
 
 
 def binary_maxpool(x: np.ndarray, kernel: int, stride: int, name: str = "x") -> np.ndarray:
     """OR over each window of a bit tensor (POOL-1)."""
     x = check_bits(x, name)
-    return _windows(x, kernel, stride, "POOL-1").max(axis=(-2, -1))
+    return _window_reduce(x, kernel, stride, np.maximum, "POOL-1")
 
 
 def threshold_maxpool(s: np.ndarray, units: ThresholdUnits, kernel: int,
                       stride: int) -> np.ndarray:
     """``bits[N, S, C, Ho, Wo]`` of ``sign(BN(maxpool(alpha * s + b)) + o_j)`` (POOL-2)."""
     bits = threshold_slices(s, units)
-    windows = _windows(bits, kernel, stride, "POOL-2")
-    any_bit = windows.max(axis=(-2, -1))
-    all_bit = windows.min(axis=(-2, -1))
+    any_bit = _window_reduce(bits, kernel, stride, np.maximum, "POOL-2")
+    all_bit = _window_reduce(bits, kernel, stride, np.minimum, "POOL-2")
     increasing = (units.polarity == GE)[None, :, :, None, None]
     return np.where(increasing, any_bit, all_bit)
 
 
 def real_maxpool(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
     """Max over each window of the real tensor ``x[..., H, W]``, padding acting as -inf (POOL-3)."""
-    error_if(not isinstance(padding, (int, np.integer)) or not 0 <= padding <= kernel // 2,
-             DomainError, "maxpool padding", f"0 <= padding <= kernel // 2 = {kernel // 2}",
-             repr(padding), "POOL-3")
+    error_if(not isinstance(padding, (int, np.integer)) or isinstance(padding, bool)
+             or not 0 <= padding <= kernel // 2, DomainError, "maxpool padding",
+             f"0 <= padding <= kernel // 2 = {kernel // 2}", repr(padding), "POOL-3")
+    error_if(not np.issubdtype(np.asarray(x).dtype, np.floating), DTypeError, "maxpool input",
+             "a float tensor", np.asarray(x).dtype, "POOL-3")
     widths = [(0, 0)] * (x.ndim - 2) + [(padding, padding)] * 2
     padded = np.pad(x, widths, mode="constant", constant_values=-np.inf)
-    return _windows(padded, kernel, stride, "POOL-3").max(axis=(-2, -1))
+    return _window_reduce(padded, kernel, stride, np.maximum, "POOL-3")

@@ -17,8 +17,10 @@ ordered offsets the bits form a thermometer code of ``x``.
 
    The quantizer on a real tensor ``z[N, C, H, W]`` (float32 or float64) with float32 offsets
    ``o[S]`` returns bits ``out[N, S, C, H, W]`` with ``out[:, j] = [z + o_j >= 0]`` decided on the
-   exact values (the sum is never rounded): ``[z >= -o_j]``. ``ERROR_IF z`` holds NaN (ENC-3) or is
-   not a float tensor (:class:`~reference.errors.DTypeError`).
+   exact values (the sum is never rounded): ``[z >= -o_j]``. Any ``z[N, ...]`` of rank at least 1
+   gives ``out[N, S, ...]``. ``ERROR_IF z`` holds NaN (ENC-3), is not a float tensor
+   (:class:`~reference.errors.DTypeError`) or has rank 0, or ``o`` is not a non-empty float32
+   vector (:class:`~reference.errors.ShapeError`).
 
 .. req:: SLICE-3
 
@@ -33,7 +35,14 @@ import numpy as np
 
 from reference.batchnorm import check_float32
 from reference.encoding import BIT_DTYPE
-from reference.errors import DomainError, DTypeError, NonFiniteError, describe, error_if
+from reference.errors import (
+    DomainError,
+    DTypeError,
+    NonFiniteError,
+    ShapeError,
+    describe,
+    error_if,
+)
 
 __all__ = ["slice_offsets", "slice_quantize"]
 
@@ -58,7 +67,11 @@ def slice_quantize(z: np.ndarray, offsets: np.ndarray, name: str = "z") -> np.nd
     nan = np.isnan(z)
     error_if(bool(nan.any()), NonFiniteError, name, "no NaN in the argument of sign",
              describe(z, nan) if nan.any() else None, "ENC-3")
-    offsets = check_float32(offsets, "slice offsets", (len(offsets),), "SLICE-2")
+    error_if(z.ndim < 1, ShapeError, name, "rank >= 1 [N, ...]", list(z.shape), "SLICE-2")
+    offsets = np.asarray(offsets)
+    error_if(offsets.ndim != 1 or offsets.shape[0] < 1, ShapeError, "slice offsets",
+             "shape [S] with S >= 1", list(offsets.shape), "SLICE-2")
+    offsets = check_float32(offsets, "slice offsets", offsets.shape, "SLICE-2")
     bounds = -offsets.astype(np.float64)  # exact negation of a float32
     shape = (1, len(offsets)) + (1,) * (z.ndim - 1)
     return (z.astype(np.float64)[:, None] >= bounds.reshape(shape)).astype(BIT_DTYPE)

@@ -11,10 +11,12 @@
 
    Real convolution (the stem's ``conv1``: 7x7, stride 2, padding 3, 3 -> 64 channels, no bias; and
    the depthwise 3x3 convolution of local adaptive shifting: stride 1, padding 1, ``groups = C``)
-   pads with zeros and is evaluated in binary64 on the float32 weights: every product is exact
-   (24 + 24 bits), the order of the sum is implementation-defined, so two conforming evaluations
-   differ by at most ``(m - 1) * u * sum(|x_i * w_i|)`` for ``m`` terms and ``u = 2**-53`` (to
-   first order).
+   pads with zeros and is evaluated in binary64 on the float32 weights. The order of the sum of the
+   ``m`` products of one output is implementation-defined, so an evaluation may differ from the
+   exact sum of its (rounded) products by up to ``gamma(m - 1) * sum(|x_i * w_i|)`` with
+   ``gamma(k) = k*u / (1 - k*u)``, ``u = 2**-53``, and two conforming evaluations by twice that.
+   The stem conv's products are exact (float32 times float32); the depthwise conv reads binary64
+   values, so its products round too (``gamma(m)`` in place of ``gamma(m - 1)``).
 
 .. req:: STEM-3
 
@@ -61,17 +63,25 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
     error_if(cin != cin_group * groups or cout % groups, ShapeError, "real conv weight",
              f"[Cout, Cin/groups = {cin // groups}, kh, kw] with groups = {groups}",
              list(weight.shape), "STEM-2")
-    padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (padding, padding), (padding, padding)])
     out_h = (height + 2 * padding - kh) // stride + 1
     out_w = (width + 2 * padding - kw) // stride + 1
-    grouped = padded.reshape(batch, groups, cin_group, *padded.shape[2:])
-    taps = [grouped[..., ky:ky + stride * (out_h - 1) + 1:stride,
-                    kx:kx + stride * (out_w - 1) + 1:stride]
-            for ky in range(kh) for kx in range(kw)]
-    patches = np.stack(taps, axis=-1)                   # [N, g, Cg, Ho, Wo, kh*kw]
-    patches = patches.transpose(1, 0, 3, 4, 2, 5).reshape(groups, batch * out_h * out_w, -1)
-    w = weight.astype(np.float64).reshape(groups, cout // groups, -1).transpose(0, 2, 1)
-    out = np.matmul(patches, w)                         # [g, N*Ho*Wo, Cout/g]
+    padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (padding, padding), (padding, padding)])
+    w = weight.astype(np.float64)
+    if groups == cin == cout:
+        # Depthwise: one multiply-add per tap, in tap order.
+        out = np.zeros((batch, cout, out_h, out_w))
+        for ky in range(kh):
+            for kx in range(kw):
+                tap = padded[:, :, ky:ky + stride * (out_h - 1) + 1:stride,
+                             kx:kx + stride * (out_w - 1) + 1:stride]
+                out += tap * w[None, :, 0, ky, kx, None, None]
+        return out
+    grouped = np.ascontiguousarray(padded.reshape(batch, groups, cin_group, *padded.shape[2:])
+                                   .transpose(1, 0, 3, 4, 2))      # [g, N, Hp, Wp, Cin/g]
+    windows = np.lib.stride_tricks.sliding_window_view(grouped, (kh, kw), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride][:, :, :out_h, :out_w]  # [g, N, Ho, Wo, Cg, kh, kw]
+    patches = np.ascontiguousarray(windows).reshape(groups, batch * out_h * out_w, -1)
+    out = np.matmul(patches, w.reshape(groups, cout // groups, -1).transpose(0, 2, 1))
     out = out.reshape(groups, batch, out_h, out_w, cout // groups).transpose(1, 0, 4, 2, 3)
     return out.reshape(batch, cout, out_h, out_w)
 

@@ -87,7 +87,7 @@ def is_canonical(polarity: np.ndarray, threshold: np.ndarray, n: int) -> np.ndar
 
 @dataclass(frozen=True)
 class ThresholdUnits:
-    """Canonical threshold units of one layer: ``polarity`` and ``threshold`` of shape ``[S, C]``."""
+    """Canonical threshold units of a layer: ``polarity`` and ``threshold`` of shape ``[S, C]``."""
 
     polarity: np.ndarray
     threshold: np.ndarray
@@ -95,10 +95,10 @@ class ThresholdUnits:
 
     def __post_init__(self):
         check_n(self.n)
-        error_if(self.polarity.dtype != BIT_DTYPE, DTypeError, "threshold.polarity",
-                 "dtype uint8", self.polarity.dtype, "THR-4")
-        error_if(self.threshold.dtype != ACC_DTYPE, DTypeError, "threshold.threshold",
-                 "dtype int16", self.threshold.dtype, "THR-4")
+        error_if(np.asarray(self.polarity).dtype != BIT_DTYPE, DTypeError, "threshold.polarity",
+                 "dtype uint8", np.asarray(self.polarity).dtype, "THR-4")
+        error_if(np.asarray(self.threshold).dtype != ACC_DTYPE, DTypeError, "threshold.threshold",
+                 "dtype int16", np.asarray(self.threshold).dtype, "THR-4")
         error_if(self.polarity.ndim != 2 or self.polarity.shape != self.threshold.shape,
                  ShapeError, "threshold.polarity/threshold", "two arrays of one shape [S, C]",
                  f"{self.polarity.shape} and {self.threshold.shape}", "THR-4")
@@ -128,10 +128,13 @@ class ThresholdUnits:
 
 def threshold_slices(s: np.ndarray, units: ThresholdUnits) -> np.ndarray:
     """``out[N, S, C, H, W]`` from accumulators ``s[N, C, H, W]`` (THR-1, THR-5)."""
-    error_if(s.dtype != ACC_DTYPE, DTypeError, "s", "dtype int16", s.dtype, "THR-5")
+    error_if(np.asarray(s).dtype != ACC_DTYPE, DTypeError, "s", "dtype int16", np.asarray(s).dtype,
+             "THR-5")
     error_if(s.ndim != 4 or s.shape[1] != units.channels, ShapeError, "s",
              f"shape [N, {units.channels}, H, W]", s.shape, "THR-5")
-    acc = s[:, None]                                      # [N, 1, C, H, W]
-    t = units.threshold[None, :, :, None, None]           # [1, S, C, 1, 1]
-    ge = units.polarity[None, :, :, None, None] == GE
-    return np.where(ge, acc >= t, acc <= t).astype(BIT_DTYPE)
+    # For integers, s <= t is not (s >= t + 1): one comparison, then a flip where polarity is 0.
+    lower = np.where(units.polarity == GE, units.threshold.astype(np.int32),
+                     units.threshold.astype(np.int32) + 1)
+    bits = s[:, None] >= lower[None, :, :, None, None]
+    bits ^= (units.polarity == LE)[None, :, :, None, None]
+    return bits.view(BIT_DTYPE)

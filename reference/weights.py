@@ -19,9 +19,10 @@ together with BatchNorm, into the threshold units (FOLD); only the bits remain i
 
 .. req:: WB-3
 
-   ``ERROR_IF`` ``W`` is not a finite float32 array of rank 4 (:class:`~reference.errors.DTypeError`,
-   :class:`~reference.errors.ShapeError`, :class:`~reference.errors.NonFiniteError`), or a scale
-   rounds to 0 (:class:`~reference.errors.DomainError`): a folded threshold needs ``alpha > 0``.
+   ``ERROR_IF`` ``W`` is not a finite float32 array of rank 4
+   (:class:`~reference.errors.DTypeError`, :class:`~reference.errors.ShapeError`,
+   :class:`~reference.errors.NonFiniteError`), or a scale rounds to 0
+   (:class:`~reference.errors.DomainError`): a folded threshold needs ``alpha > 0``.
 """
 
 from __future__ import annotations

@@ -10,3 +10,11 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
 settings.register_profile("dev", deadline=None, print_blob=True, max_examples=100,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+try:
+    import torch
+except ImportError:
+    torch = None
+if torch is not None:
+    # Tiny test tensors: thread start-up dominates, and the shared 2-core machine stalls on it.
+    torch.set_num_threads(1)

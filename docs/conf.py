@@ -1,0 +1,29 @@
+"""Sphinx configuration of the rendered specification (``tox -e docs``)."""
+
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path[:0] = [str(DOCS.parent), str(DOCS / "_ext")]
+
+from reference import SPEC_VERSION  # noqa: E402
+
+project = "boolnet-spec"
+author = "the boolnet-spec authors"
+version = release = SPEC_VERSION
+
+extensions = ["sphinx.ext.autodoc", "requirements_ext"]
+exclude_patterns = ["_build"]
+
+# Every cross-reference into the spec must resolve; other packages have no inventory offline.
+nitpicky = True
+nitpick_ignore_regex = [(r"py:.*", r"(?!reference\.)\w+(\.\w+)+")]
+
+autodoc_member_order = "bysource"
+add_module_names = False
+
+html_theme = "alabaster"
+html_static_path = ["_static"]
+html_css_files = ["requirements.css"]
+html_theme_options = {"description": "The bit-level reference specification of BoolNet",
+                      "fixed_sidebar": True}

@@ -1,0 +1,388 @@
+"""Network: a model graph, the operations its nodes apply, and the forward pass.
+
+A model is a list of nodes. Each node applies one operation to named tensors and produces named
+tensors; the names are the authors' module paths, so a trace of a forward pass can be read beside
+the authors' model.
+
+.. req:: NET-1
+
+   Tensor kinds: ``image`` (float32 ``[N, 3, H, W]``), ``bits`` (uint8 ``[N, S, C, H, W]``, ENC-1),
+   ``acc`` (int16 ``[N, C, H, W]``, ACC-3), ``real`` (binary64 ``[N, C, H, W]``) and ``logits``
+   (binary64 ``[N, K]``). The graph's input is the tensor ``image``, its output ``logits``.
+
+.. req:: NET-2
+
+   ``stem`` (``image`` to ``bits``): STEM-3 then STEM-4 (``variant = basenet``) or STEM-5
+   (``variant = boolnet``), with the stored slice offsets (SLICE-1) and BatchNorm ``eps`` values.
+
+.. req:: NET-3
+
+   ``bconv`` (``bits`` to ``acc`` and ``bits``): a binary convolution whose input is read per
+   CONV-4 (``read = slices``, the authors' ``MultiBConv``) or flattened (CHAN-1, ``read = all``,
+   the authors' ``BConv``), producing ``s`` (CONV-1); then, with ``pool = 0``, the threshold
+   units (THR-5), or with ``pool = k`` a ``k x k`` stride-``k`` max pooling before BatchNorm-sign
+   (POOL-2).
+   The first output is ``s`` before pooling, the second the bits.
+
+.. req:: NET-4
+
+   ``split`` (CHAN-2), ``xnor`` (LOGIC-1), ``or`` (LOGIC-2) and ``shuffle`` (CHAN-3) on bits.
+
+.. req:: NET-5
+
+   ``head`` (``bits`` to ``acc``, ``real`` and ``logits``): the last block's second convolution
+   (read per CONV-4), HEAD-1 on its accumulators and its input bits, then HEAD-2 and HEAD-3. The
+   convolution keeps the input's channels and size (``ERROR_IF`` not,
+   :class:`~reference.errors.ShapeError`).
+
+.. req:: NET-6
+
+   Validation before any work: every node's operation is known, its inputs are defined by the graph
+   input or an earlier node, its outputs are new names, the kinds and shapes of its inputs and
+   arrays agree (shape inference from the image size), bit arrays hold bits, threshold units are
+   canonical for their ``n`` (THR-4), ``n`` is within ACC-3, real parameters are finite float32
+   (BN-2), every stored array is used by exactly one node and ``logits`` is produced.
+
+.. req:: NET-7
+
+   Forward pass: nodes run in their stored order on a float32 image batch of the architecture's
+   size (``ERROR_IF`` another size, :class:`~reference.errors.ShapeError`); the result is the
+   ``logits`` tensor, and the trace is every named tensor the nodes produce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reference.architecture import Architecture, stem_output_size
+from reference.batchnorm import BatchNorm, check_float32
+from reference.bconv import binary_conv2d, conv_output_size, multi_slice_conv2d
+from reference.channels import flatten_slices, shuffle_channels, split_channels
+from reference.encoding import check_bits
+from reference.errors import DomainError, FormatError, ShapeError, error_if
+from reference.head import classifier, last_block_real, prelu
+from reference.logic import logic_or, logic_xnor
+from reference.maxpool import threshold_maxpool
+from reference.padding import check_padding
+from reference.stem import basenet_stem, boolnet_stem, check_image, stem_features
+from reference.threshold import ThresholdUnits, threshold_slices
+
+__all__ = ["Node", "Model", "OPS", "forward", "run_node", "BN_FIELDS"]
+
+BN_FIELDS = ("weight", "bias", "running_mean", "running_var")
+
+
+@dataclass
+class Node:
+    """One operation of a model graph."""
+
+    name: str
+    op: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict = field(default_factory=dict)
+    arrays: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "op": self.op, "inputs": self.inputs, "outputs": self.outputs,
+                "attrs": self.attrs, "arrays": self.arrays}
+
+
+Shape = tuple  # (kind, *dims) without the batch axis
+
+
+class _Context:
+    """The arrays of one node, fetched by role, with errors that name the stored member."""
+
+    def __init__(self, node: Node, arrays: dict[str, np.ndarray]):
+        self.node = node
+        self.store = arrays
+
+    def member(self, role: str) -> str:
+        error_if(role not in self.node.arrays, FormatError, f"node {self.node.name}",
+                 f"an array for role {role!r}", sorted(self.node.arrays), "NET-6")
+        return self.node.arrays[role]
+
+    def array(self, role: str) -> np.ndarray:
+        member = self.member(role)
+        error_if(member not in self.store, FormatError, member, "a stored array", "missing",
+                 "NET-6")
+        return self.store[member]
+
+    def bits(self, role: str) -> np.ndarray:
+        return check_bits(self.array(role), self.member(role))
+
+    def float32(self, role: str, shape: tuple[int, ...]) -> np.ndarray:
+        return check_float32(self.array(role), self.member(role), shape, "NET-6")
+
+    def batchnorm(self, role: str, channels: int) -> BatchNorm:
+        eps = self.node.attrs.get("eps", {}).get(role)
+        error_if(not isinstance(eps, (int, float)) or isinstance(eps, bool), FormatError,
+                 f"node {self.node.name} attrs.eps.{role}", "a binary64 number", repr(eps),
+                 "NET-6")
+        params = [self.float32(f"{role}.{f}", (channels,)) for f in BN_FIELDS]
+        return BatchNorm(*params, eps=float(eps), name=self.member(f"{role}.weight")[:-7])
+
+    def attr(self, key: str, kinds: type | tuple[type, ...] = int):
+        value = self.node.attrs.get(key)
+        error_if(not isinstance(value, kinds) or isinstance(value, bool), FormatError,
+                 f"node {self.node.name} attrs.{key}", f"a value of type {kinds}", repr(value),
+                 "NET-6")
+        return value
+
+
+def _expect(shape: Shape, kind: str, node: Node, index: int) -> Shape:
+    error_if(shape[0] != kind, ShapeError, f"node {node.name} input {node.inputs[index]}",
+             f"a {kind} tensor", f"a {shape[0]} tensor", "NET-6")
+    return shape
+
+
+def _conv_geometry(ctx: _Context, weight: np.ndarray, channels: int, size: tuple[int, int]):
+    """n and the output size of a node's binary convolution, checked (CONV-2, CONV-3)."""
+    node = ctx.node
+    stride, padding, dilation = ctx.attr("stride"), ctx.attr("padding"), ctx.attr("dilation")
+    groups, pad_mode = ctx.attr("groups"), ctx.attr("pad_mode", str)
+    check_padding(padding, pad_mode)
+    for value, what in ((stride, "stride"), (dilation, "dilation"), (groups, "groups")):
+        error_if(value < 1, DomainError, f"node {node.name} attrs.{what}", "an integer >= 1",
+                 value, "CONV-3")
+    error_if(weight.ndim != 4 or weight.shape[1] * groups != channels
+             or weight.shape[0] % groups, ShapeError, ctx.member("weight"),
+             f"[Cout, Cin/groups = {channels // groups}, kh, kw] with groups = {groups}",
+             list(weight.shape), "CONV-3")
+    n = weight.shape[1] * weight.shape[2] * weight.shape[3]
+    out = tuple(conv_output_size(s, k, stride, padding, dilation)
+                for s, k in zip(size, weight.shape[2:], strict=True))
+    error_if(min(out) < 1, ShapeError, f"node {node.name} output", "Ho >= 1 and Wo >= 1",
+             list(out), "CONV-2")
+    return n, out
+
+
+def _conv_kwargs(node: Node) -> dict:
+    return {key: node.attrs[key] for key in ("stride", "padding", "dilation", "groups",
+                                             "pad_mode")} | {"name": node.name}
+
+
+def _infer_stem(ctx: _Context, image: Shape) -> tuple[list[Shape], dict]:
+    _expect(image, "image", ctx.node, 0)
+    variant = ctx.attr("variant", str)
+    error_if(variant not in ("basenet", "boolnet"), FormatError, f"node {ctx.node.name}",
+             "variant basenet or boolnet", repr(variant), "NET-2")
+    weight = ctx.array("conv1.weight")
+    channels = weight.shape[0] if weight.ndim == 4 else -1
+    state = {"conv": ctx.float32("conv1.weight", (channels, 3, 7, 7)),
+             "bn0": ctx.batchnorm("bn0", channels)}
+    offsets = ctx.array("offsets")
+    error_if(offsets.ndim != 1 or offsets.shape[0] < 1, ShapeError, ctx.member("offsets"),
+             "shape [S] with S >= 1", list(offsets.shape), "NET-2")
+    state["offsets"] = ctx.float32("offsets", offsets.shape)
+    if variant == "basenet":
+        state["bn"] = ctx.batchnorm("bn", channels)
+    else:
+        state |= {"bn1": ctx.batchnorm("bn1", channels), "bn2": ctx.batchnorm("bn2", channels),
+                  "las": ctx.float32("las.weight", (channels, 1, 3, 3)),
+                  "bn_las": ctx.batchnorm("bn_las", channels)}
+    size = [stem_output_size(s) for s in image[2:]]
+    error_if(min(size) < 1, ShapeError, "image", "an image large enough for the stem",
+             list(image[2:]), "NET-2")
+    return [("bits", len(offsets), channels, *size)], state
+
+
+def _run_stem(node: Node, state: dict, image: np.ndarray) -> list[np.ndarray]:
+    features = stem_features(image, state["conv"], state["bn0"])
+    if node.attrs["variant"] == "basenet":
+        return [basenet_stem(features, state["bn"], state["offsets"])]
+    return [boolnet_stem(features, state["bn1"], state["bn2"], state["las"], state["bn_las"],
+                         state["offsets"])]
+
+
+def _infer_bconv(ctx: _Context, x: Shape) -> tuple[list[Shape], dict]:
+    _, slices, channels, height, width = _expect(x, "bits", ctx.node, 0)
+    read, pool = ctx.attr("read", str), ctx.attr("pool")
+    groups = ctx.attr("groups")
+    error_if(read not in ("slices", "all"), FormatError, f"node {ctx.node.name} attrs.read",
+             "slices or all", repr(read), "NET-3")
+    if read == "slices":
+        error_if(not 1 <= groups <= slices, DomainError, f"node {ctx.node.name} attrs.groups",
+                 f"1 <= groups <= S = {slices}", groups, "CONV-4")
+        channels_read = groups * channels
+    else:
+        channels_read = slices * channels
+    weight = ctx.bits("weight")
+    n, (out_h, out_w) = _conv_geometry(ctx, weight, channels_read, (height, width))
+    units = ThresholdUnits(ctx.array("polarity"), ctx.array("threshold"), n)
+    error_if(units.channels != weight.shape[0], ShapeError, ctx.member("polarity"),
+             f"[S, Cout = {weight.shape[0]}]", list(units.polarity.shape), "NET-3")
+    acc = ("acc", weight.shape[0], out_h, out_w)
+    if pool:
+        error_if(pool < 0 or min(out_h, out_w) < pool, ShapeError,
+                 f"node {ctx.node.name} attrs.pool", f"0 <= pool <= {min(out_h, out_w)}", pool,
+                 "NET-3")
+        out_h, out_w = (out_h - pool) // pool + 1, (out_w - pool) // pool + 1
+    return [acc, ("bits", units.slices, weight.shape[0], out_h, out_w)], \
+        {"weight": weight, "units": units}
+
+
+def _run_bconv(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
+    if node.attrs["read"] == "slices":
+        s = multi_slice_conv2d(x, state["weight"], **_conv_kwargs(node))
+    else:
+        s = binary_conv2d(flatten_slices(x), state["weight"], **_conv_kwargs(node))
+    pool = node.attrs["pool"]
+    bits = threshold_maxpool(s, state["units"], pool, pool) if pool else \
+        threshold_slices(s, state["units"])
+    return [s, bits]
+
+
+def _infer_split(ctx: _Context, x: Shape) -> tuple[list[Shape], dict]:
+    _, slices, channels, height, width = _expect(x, "bits", ctx.node, 0)
+    error_if(channels % 2, ShapeError, f"node {ctx.node.name} input", "an even channel count",
+             channels, "CHAN-2")
+    half = ("bits", slices, channels // 2, height, width)
+    return [half, half], {}
+
+
+def _infer_pair(ctx: _Context, a: Shape, b: Shape) -> tuple[list[Shape], dict]:
+    _expect(a, "bits", ctx.node, 0)
+    _expect(b, "bits", ctx.node, 1)
+    error_if(a != b, ShapeError, f"node {ctx.node.name} input {ctx.node.inputs[1]}",
+             f"the shape of {ctx.node.inputs[0]} {list(a[1:])}", list(b[1:]), "NET-4")
+    if ctx.node.op == "shuffle":
+        return [("bits", a[1], 2 * a[2], a[3], a[4])], {}
+    return [a], {}
+
+
+def _infer_head(ctx: _Context, x: Shape) -> tuple[list[Shape], dict]:
+    _, slices, channels, height, width = _expect(x, "bits", ctx.node, 0)
+    groups = ctx.attr("groups")
+    error_if(not 1 <= groups <= slices, DomainError, f"node {ctx.node.name} attrs.groups",
+             f"1 <= groups <= S = {slices}", groups, "CONV-4")
+    weight = ctx.bits("weight")
+    _, out = _conv_geometry(ctx, weight, groups * channels, (height, width))
+    error_if(weight.shape[0] != channels or out != (height, width), ShapeError,
+             f"node {ctx.node.name} conv output", f"[{channels}, {height}, {width}] (NET-5)",
+             [weight.shape[0], *out], "NET-5")
+    fc = ctx.array("fc.weight")
+    classes = fc.shape[0] if fc.ndim == 2 else -1
+    state = {"weight": weight, "alpha": ctx.float32("alpha", (channels,)),
+             "bn2": ctx.batchnorm("bn2", channels), "bn3": ctx.batchnorm("bn3", channels),
+             "prelu": ctx.float32("prelu.weight", (channels,)),
+             "fc.weight": ctx.float32("fc.weight", (classes, channels)),
+             "fc.bias": ctx.float32("fc.bias", (classes,))}
+    error_if(bool((state["alpha"] <= 0).any()), DomainError, ctx.member("alpha"), "alpha > 0",
+             state["alpha"].min(), "NET-5")
+    return [("acc", channels, height, width), ("real", channels, height, width),
+            ("logits", classes)], state
+
+
+def _run_head(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
+    s2 = multi_slice_conv2d(x, state["weight"], **_conv_kwargs(node))
+    z = last_block_real(s2, state["alpha"], state["bn2"], x, state["bn3"])
+    return [s2, z, classifier(prelu(z, state["prelu"]), state["fc.weight"], state["fc.bias"])]
+
+
+@dataclass(frozen=True)
+class _Op:
+    arity: int
+    outputs: int
+    infer: Callable
+    run: Callable
+
+
+OPS = {
+    "stem": _Op(1, 1, _infer_stem, _run_stem),
+    "bconv": _Op(1, 2, _infer_bconv, _run_bconv),
+    "split": _Op(1, 2, _infer_split, lambda node, state, x: list(split_channels(x))),
+    "xnor": _Op(2, 1, _infer_pair, lambda node, state, a, b: [logic_xnor(a, b)]),
+    "or": _Op(2, 1, _infer_pair, lambda node, state, a, b: [logic_or(a, b)]),
+    "shuffle": _Op(2, 1, _infer_pair, lambda node, state, a, b: [shuffle_channels(a, b)]),
+    "head": _Op(1, 3, _infer_head, _run_head),
+}
+
+
+def _kind(tensor: np.ndarray) -> Shape:
+    kinds = {(np.float32, 4): "image", (np.uint8, 5): "bits", (np.int16, 4): "acc",
+             (np.float64, 4): "real"}
+    kind = kinds.get((tensor.dtype.type, tensor.ndim))
+    error_if(kind is None, ShapeError, "tensor", "a tensor kind of NET-1",
+             f"{tensor.dtype} of rank {tensor.ndim}", "NET-1")
+    return (kind, *tensor.shape[1:])
+
+
+def run_node(node: Node, arrays: dict[str, np.ndarray], *inputs: np.ndarray) -> list[np.ndarray]:
+    """Validate one node against concrete inputs and run it (used while a model is built)."""
+    _, state = OPS[node.op].infer(_Context(node, arrays), *[_kind(x) for x in inputs])
+    return OPS[node.op].run(node, state, *inputs)
+
+
+@dataclass
+class Model:
+    """A validated model graph (NET-6): architecture, nodes, arrays and inferred shapes."""
+
+    architecture: Architecture
+    nodes: list[Node]
+    arrays: dict[str, np.ndarray]
+    shapes: dict[str, Shape] = field(default_factory=dict)
+    states: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self):
+        size = self.architecture.image_size
+        self.shapes = {"image": ("image", 3, size, size)}
+        used: dict[str, str] = {}
+        for node in self.nodes:
+            op = OPS.get(node.op)
+            error_if(op is None, FormatError, f"node {node.name}", f"an op in {sorted(OPS)}",
+                     repr(node.op), "NET-6")
+            error_if(len(node.inputs) != op.arity or len(node.outputs) != op.outputs,
+                     FormatError, f"node {node.name}",
+                     f"{op.arity} input(s) and {op.outputs} output(s)",
+                     f"{len(node.inputs)} and {len(node.outputs)}", "NET-6")
+            for name in node.inputs:
+                error_if(name not in self.shapes, FormatError, f"node {node.name} input",
+                         "a tensor defined by the image or an earlier node", repr(name), "NET-6")
+            for name in node.outputs:
+                error_if(name in self.shapes, FormatError, f"node {node.name} output",
+                         "a new tensor name", repr(name), "NET-6")
+            for member in node.arrays.values():
+                error_if(member in used, FormatError, member, "an array used by one node",
+                         f"used by {used.get(member)} and {node.name}", "NET-6")
+                used[member] = node.name
+            shapes, state = op.infer(_Context(node, self.arrays),
+                                     *[self.shapes[name] for name in node.inputs])
+            self.shapes.update(zip(node.outputs, shapes, strict=True))
+            self.states[node.name] = state
+        extra = sorted(set(self.arrays) - set(used))
+        error_if(bool(extra), FormatError, extra[0] if extra else "", "only arrays used by a node",
+                 f"{len(extra)} unused array(s): {extra[:5]}", "NET-6")
+        error_if(self.shapes.get("logits", ("",))[0] != "logits", FormatError, "graph",
+                 "a node producing 'logits'", sorted(self.shapes)[:5], "NET-6")
+
+    @property
+    def classes(self) -> int:
+        return self.shapes["logits"][1]
+
+
+def forward(model: Model, image: np.ndarray, trace: bool = False,
+            progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict]:
+    """``(logits, trace)`` for a float32 image batch (NET-7); the trace is empty unless asked."""
+    image = check_image(image)
+    expected = list(model.shapes["image"][1:])
+    error_if(list(image.shape[1:]) != expected, ShapeError, "image", f"shape [N, {expected}]",
+             list(image.shape), "NET-7")
+    last_use = {name: index for index, node in enumerate(model.nodes) for name in node.inputs}
+    env = {"image": image}
+    kept = {}
+    for index, node in enumerate(model.nodes):
+        outputs = OPS[node.op].run(node, model.states[node.name], *[env[i] for i in node.inputs])
+        env.update(zip(node.outputs, outputs, strict=True))
+        if trace:
+            kept.update(zip(node.outputs, outputs, strict=True))
+        for name in node.inputs:
+            if last_use[name] == index and name != "image":
+                del env[name]
+        if progress is not None:
+            progress(node.name)
+    return env["logits"], kept
