@@ -8,6 +8,7 @@ import math
 import re
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
@@ -91,6 +92,109 @@ def fold_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_output(path: str, flag: str = "-o") -> Path:
+    """An output path in an existing directory, checked before any work (MODEL-5)."""
+    out = Path(path)
+    error_if(not out.parent.is_dir(), DomainError, flag, "a path in an existing directory",
+             str(out), "MODEL-5")
+    error_if(out.is_dir(), DomainError, flag, "a file path, not a directory", str(out), "MODEL-5")
+    return out
+
+
+def integers(text: str, flag: str) -> tuple[int, ...]:
+    error_if(not re.fullmatch(r"\d+(,\d+)*", text.strip()), DomainError, flag,
+             "comma-separated positive integers", repr(text), "ARCH-1")
+    return tuple(int(v) for v in text.split(","))
+
+
+def build_command(args: argparse.Namespace) -> int:
+    from reference.architecture import architecture
+    from reference.build import build_model, random_state_dict
+    from reference.modelfile import save_model, write_npz_atomic
+    from reference.statedict import load_state_dict
+
+    out = check_output(args.output)
+    export = check_output(args.export_state_dict, "--export-state-dict") \
+        if args.export_state_dict else None
+    arch = architecture(args.config)
+    scale = {"widths": integers(args.widths, "--widths") if args.widths else None,
+             "blocks": integers(args.blocks, "--blocks") if args.blocks else None,
+             "classes": args.classes, "image_size": args.image_size}
+    if any(v is not None for v in scale.values()):
+        arch = arch.scaled(**scale)
+    state = random_state_dict(arch, args.seed) if args.random else \
+        load_state_dict(args.state_dict)
+    model = build_model(arch, state)
+    save_model(model, out)
+    if export is not None:
+        write_npz_atomic(export, state)
+    layers = model.layers()
+    summary = {"output": str(out), "architecture": arch.to_json(), "nodes": len(model.nodes),
+               "binary_layers": len(layers),
+               "threshold_units": sum(r["threshold_units"] for r in layers),
+               "constant_units": sum(r["constant_units"] for r in layers)}
+    print(json.dumps(summary) if args.json else
+          f"wrote {out}: {arch.name} ({arch.family}, S = {arch.slices}), {len(model.nodes)} "
+          f"nodes, {summary['threshold_units']} threshold units "
+          f"({summary['constant_units']} constant)")
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from reference.modelfile import load_model, read_npy, write_npz_atomic
+    from reference.network import forward
+
+    out = check_output(args.output)
+    model = load_model(args.model)
+    images = read_npy(args.input, "--input")
+    with tqdm(total=len(model.nodes), desc="run", unit="node", disable=None,
+              file=sys.stderr) as bar:
+        logits, trace = forward(model, images, trace=args.trace,
+                                progress=lambda name: bar.update())
+    write_npz_atomic(out, {"logits": logits, **trace})
+    top1 = logits.argmax(axis=1).tolist()
+    if args.json:
+        print(json.dumps({"output": str(out), "logits_shape": list(logits.shape), "top1": top1,
+                          "trace": sorted(trace)}))
+    else:
+        print(f"wrote {out}: logits {list(logits.shape)}"
+              + (f" and {len(trace)} traced tensors" if trace else "") + f"; top-1 {top1}")
+    return 0
+
+
+INFO_COLUMNS = (("layer", 22), ("input", 18), ("output", 18), ("k", 5), ("st", 3), ("dil", 3),
+                ("g", 3), ("pool", 4), ("n", 6), ("acc range", 14), ("S", 2), ("units", 6),
+                ("const", 5), ("weight bits", 11), ("act bits", 9))
+
+
+def info_command(args: argparse.Namespace) -> int:
+    from reference.modelfile import load_model
+
+    model = load_model(args.model)
+    layers = model.layers()
+    if args.json:
+        print(json.dumps({"architecture": model.architecture.to_json(), "layers": layers}))
+        return 0
+    arch = model.architecture
+    print(f"{arch.name}: {arch.family}, S = {arch.slices}, widths {list(arch.widths)}, blocks "
+          f"{list(arch.blocks)}, {arch.image_size}x{arch.image_size}, {arch.classes} classes")
+    print("  ".join(f"{title:>{width}}" for title, width in INFO_COLUMNS))
+    for row in layers:
+        cells = (row["layer"], "x".join(map(str, row["input"])),
+                 "x".join(map(str, row["output"])), "x".join(map(str, row["kernel"])),
+                 row["stride"], row["dilation"], row["groups"], row["pool"], row["n"],
+                 f"[{-row['n']}, {row['n']}]", row["slices"], row["threshold_units"],
+                 row["constant_units"], row["weight_bits"], row["activation_bits"])
+        print("  ".join(f"{cell!s:>{width}}" for cell, (_, width) in zip(cells, INFO_COLUMNS,
+                                                                         strict=True)))
+    print(f"total: {sum(r['weight_bits'] for r in layers)} weight bits, "
+          f"{sum(r['threshold_units'] for r in layers)} threshold units "
+          f"({sum(r['constant_units'] for r in layers)} constant)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="boolnet-spec",
                                      description="The BoolNet bit-level reference specification.")
@@ -116,6 +220,43 @@ def build_parser() -> argparse.ArgumentParser:
     offsets.add_argument("--slices", type=int, help="use the authors' offsets for S slices")
     fold.add_argument("--json", action="store_true", help="machine-readable output")
     fold.set_defaults(handler=fold_command)
+
+    from reference.architecture import CONFIGS
+
+    build = commands.add_parser(
+        "build", help="fold float parameters into a model file",
+        description="Build a folded model of a published configuration from the authors' "
+                    "state dict, or from calibrated random parameters.")
+    build.add_argument("--config", required=True, choices=sorted(CONFIGS))
+    source = build.add_mutually_exclusive_group(required=True)
+    source.add_argument("--state-dict", help="a .pth (torch.load weights_only), .safetensors "
+                                             "or .npz file in the authors' layout")
+    source.add_argument("--random", action="store_true",
+                        help="calibrated random parameters (see --seed)")
+    build.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    build.add_argument("--widths", help="scaled stage widths, e.g. 8,16,32,64")
+    build.add_argument("--blocks", help="scaled blocks per stage, e.g. 1,1,1,1")
+    build.add_argument("--image-size", type=int, help="scaled image size")
+    build.add_argument("--classes", type=int, help="scaled number of classes")
+    build.add_argument("--export-state-dict", help="also write the float parameters (.npz)")
+    build.add_argument("-o", "--output", required=True, help="model file to write")
+    build.add_argument("--json", action="store_true", help="machine-readable summary")
+    build.set_defaults(handler=build_command)
+
+    run = commands.add_parser("run", help="run a model file on images",
+                              description="Reference forward pass of a model file.")
+    run.add_argument("model", help="model file")
+    run.add_argument("--input", required=True, help="float32 images [N, 3, H, W] (.npy)")
+    run.add_argument("-o", "--output", required=True, help=".npz file with logits (and trace)")
+    run.add_argument("--trace", action="store_true", help="also write every named tensor")
+    run.add_argument("--json", action="store_true", help="machine-readable summary")
+    run.set_defaults(handler=run_command)
+
+    info = commands.add_parser("info", help="per-layer table of a model file")
+    info.add_argument("model", help="model file")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(handler=info_command)
+    # Commands of the other packages register here.
     return parser
 
 

@@ -54,7 +54,7 @@ from reference.errors import BoundError, FormatError, SpecError, error_if
 from reference.network import Model, Node
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAX_MODEL_BYTES", "save_model", "load_model",
-           "write_npz_atomic", "read_npz"]
+           "write_npz_atomic", "read_npz", "read_npy"]
 
 FORMAT = "boolnet-spec-model"
 FORMAT_VERSION = 1
@@ -73,6 +73,9 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
             np.savez_compressed(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(handle.name, 0o666 & ~umask)  # a temporary file is private; the result is not
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
@@ -99,6 +102,17 @@ def read_npz(path: str | os.PathLike, what: str,
     except (zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
         raise FormatError(what, "a complete .npz archive", f"{path}: {error!r}", "MODEL-1") \
             from None
+
+
+def read_npy(path: str | os.PathLike, what: str) -> np.ndarray:
+    """One ``.npy`` array, never unpickling (MODEL-1)."""
+    path = Path(path)
+    error_if(not path.is_file(), FormatError, what, "an existing .npy file", str(path), "MODEL-1")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise FormatError(what, "a .npy array of a numeric dtype (no pickle)",
+                          f"{path}: {error}", "MODEL-1") from None
 
 
 def _field(header: dict, key: str, kind: type | tuple[type, ...]):

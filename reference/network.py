@@ -364,6 +364,33 @@ class Model:
     def classes(self) -> int:
         return self.shapes["logits"][1]
 
+    def layers(self) -> list[dict]:
+        """One row per binary convolution: shapes, ``n``, accumulator range, units, bit counts."""
+        rows = []
+        for node in self.nodes:
+            if node.op not in ("bconv", "head"):
+                continue
+            state = self.states[node.name]
+            weight = state["weight"]
+            n = int(np.prod(weight.shape[1:]))
+            row = {"layer": node.name, "op": node.op,
+                   "input": list(self.shapes[node.inputs[0]][1:]),
+                   "output": list(self.shapes[node.outputs[1]][1:]),
+                   "kernel": list(weight.shape[2:]), "stride": node.attrs["stride"],
+                   "dilation": node.attrs["dilation"], "groups": node.attrs["groups"],
+                   "read": node.attrs.get("read", "slices"), "pool": node.attrs.get("pool", 0),
+                   "n": n, "accumulator_range": [-n, n], "weight_bits": int(weight.size)}
+            if node.op == "bconv":
+                units = state["units"]
+                row |= {"slices": units.slices, "threshold_units": int(units.polarity.size),
+                        "constant_units": int((units.constant() >= 0).sum()),
+                        "activation_bits": int(np.prod(row["output"]))}
+            else:
+                row |= {"slices": 0, "threshold_units": 0, "constant_units": 0,
+                        "activation_bits": 0}
+            rows.append(row)
+        return rows
+
 
 def forward(model: Model, image: np.ndarray, trace: bool = False,
             progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict]:
