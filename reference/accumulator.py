@@ -26,7 +26,9 @@ from reference.errors import BoundError, DTypeError, error_if
 
 __all__ = ["ACC_DTYPE", "N_MAX", "check_n", "domain", "popcount_to_accumulator"]
 
+#: The accumulator dtype (ACC-3).
 ACC_DTYPE = np.dtype(np.int16)
+#: The largest dot-product length n (ACC-3): ``INT16_MAX - 2``, so that ``n + 2`` is an int16.
 N_MAX = int(np.iinfo(np.int16).max) - 2
 
 

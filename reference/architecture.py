@@ -16,8 +16,8 @@
    dilation: its first block has stride 1 and dilation 1, every further block dilation 2. Every
    conv of a block is 3x3 with ``groups = S`` (the authors' ``conv_slices = max_slices``) and
    replication padding of ``dilation`` (BoolNet) or 1 (BaseNet). ``ERROR_IF`` a stride-2 stage
-   receives an odd height or width, or the stem output is empty
-   (:class:`~reference.errors.ShapeError`).
+   receives an odd height or width (:class:`~reference.errors.ShapeError`): its convolution and
+   its downsample's pooling would disagree on the output size.
 
 .. req:: ARCH-3
 
@@ -89,15 +89,23 @@ class Architecture:
     image_size: int = 224
 
     def __post_init__(self):
+        error_if(not isinstance(self.name, str), DomainError, "architecture.name", "a string",
+                 repr(self.name), "ARCH-1")
         error_if(self.family not in ("basenet", "boolnet"), DomainError, "architecture.family",
                  "basenet or boolnet", repr(self.family), "ARCH-1")
+        error_if(not isinstance(self.dilate_last, bool), DomainError, "architecture.dilate_last",
+                 "true or false", repr(self.dilate_last), "ARCH-1")
+        error_if(isinstance(self.slices, bool), DomainError, "architecture.slices",
+                 "an integer", repr(self.slices), "ARCH-1")
         slice_offsets(self.slices)
         error_if(len(self.widths) < 1 or len(self.widths) != len(self.blocks), ShapeError,
                  "architecture.widths/blocks", "one width and one block count per stage",
                  f"{list(self.widths)} and {list(self.blocks)}", "ARCH-1")
         for what, values in (("widths", self.widths), ("blocks", self.blocks),
                              ("classes", (self.classes,)), ("image_size", (self.image_size,))):
-            error_if(any(not isinstance(v, int) or v < 1 for v in values), DomainError,
+            # bool is an int subclass: a JSON true must not read as 1.
+            error_if(any(not isinstance(v, int) or isinstance(v, bool) or v < 1
+                         for v in values), DomainError,
                      f"architecture.{what}", "positive integers", list(values), "ARCH-1")
         # The authors' downsample reads the unsplit input, so a stage must widen the network.
         error_if(any(b <= a for a, b in zip(self.widths, self.widths[1:], strict=False)),
@@ -169,8 +177,6 @@ def stem_output_size(size: int) -> int:
 def block_plans(arch: Architecture) -> list[BlockPlan]:
     """The blocks of ``arch`` in execution order (ARCH-2 to ARCH-6)."""
     size = stem_output_size(arch.image_size)
-    error_if(size < 1, ShapeError, "image", "an image large enough for the stem",
-             arch.image_size, "ARCH-2")
     boolnet = arch.family == "boolnet"
     plans = []
     inplanes, channels, dilation = arch.stem_width, arch.stem_width, 1

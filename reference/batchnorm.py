@@ -43,6 +43,7 @@ from reference.errors import (
 
 __all__ = ["BatchNorm", "check_float32", "DEFAULT_EPS"]
 
+#: ``torch.nn.BatchNorm2d``'s default ``eps``, the authors' value.
 DEFAULT_EPS = 1e-5
 
 

@@ -88,19 +88,29 @@ def binary_conv2d(x: np.ndarray, weight: np.ndarray, stride: int = 1, padding: i
     pad_h, pad_w = padded.shape[2:]
     cout_group = cout // groups
     grouped = padded.reshape(batch, groups, cin_group, pad_h, pad_w).transpose(1, 0, 3, 4, 2)
-    a = np.ascontiguousarray(to_pm1(grouped), dtype=np.float32)      # [g, N, Hp, Wp, Cin/g]
+    plus_minus = to_pm1(np.arange(2, dtype=np.uint8)).astype(np.float32)
+    a = plus_minus[grouped]                                        # [g, N, Hp, Wp, Cin/g]
     w = to_pm1(weight).astype(np.float32).reshape(groups, cout_group, cin_group, kh * kw)
-    w = w.transpose(0, 2, 3, 1).reshape(groups, cin_group, kh * kw * cout_group)
-    # Every input pixel times every tap's weights; tap (ky, kx) then adds its shifted products.
-    products = np.matmul(a.reshape(groups, -1, cin_group), w)
-    products = products.reshape(groups, batch, pad_h, pad_w, kh * kw, cout_group)
-    # Exact: every partial sum is an integer of magnitude <= n <= N_MAX < 2**24 (float32 mantissa).
-    acc = np.zeros((groups, batch, out_h, out_w, cout_group), np.float32)
+    w = w.transpose(0, 2, 3, 1)                                    # [g, Cin/g, taps, Cout/g]
+    # Tap (ky, kx) reads row y*stride + ky*dilation: row phase (ky*dilation) % stride, shifted by
+    # (ky*dilation) // stride. A phase's pixels meet its taps' weights in one matmul; each tap then
+    # adds its shifted products, so no product is computed for a skipped position.
+    phases: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for ky in range(kh):
         for kx in range(kw):
-            y0, x0 = ky * dilation, kx * dilation
-            acc += products[:, :, y0:y0 + stride * (out_h - 1) + 1:stride,
-                            x0:x0 + stride * (out_w - 1) + 1:stride, ky * kw + kx]
+            phases.setdefault(((ky * dilation) % stride, (kx * dilation) % stride), []).append(
+                (ky, kx))
+    # Exact: every partial sum is an integer of magnitude <= n <= N_MAX < 2**24 (float32 mantissa).
+    acc = np.zeros((groups, batch, out_h, out_w, cout_group), np.float32)
+    for (py, px), taps in phases.items():
+        phase = np.ascontiguousarray(a[:, :, py::stride, px::stride])
+        rows, cols = phase.shape[2:4]
+        w_taps = w[:, :, [ky * kw + kx for ky, kx in taps]].reshape(groups, cin_group, -1)
+        products = np.matmul(phase.reshape(groups, -1, cin_group), w_taps)
+        products = products.reshape(groups, batch, rows, cols, len(taps), cout_group)
+        for index, (ky, kx) in enumerate(taps):
+            qy, qx = ky * dilation // stride, kx * dilation // stride
+            acc += products[:, :, qy:qy + out_h, qx:qx + out_w, index]
     acc = acc.transpose(1, 0, 4, 2, 3).reshape(batch, cout, out_h, out_w)
     return acc.astype(ACC_DTYPE)
 

@@ -2,8 +2,9 @@
 
 .. req:: BUILD-1
 
-   A configuration (ARCH-1) and a state dict that passes SD-2 give one model graph (NET-1 to
-   NET-5) in the authors' execution order, with tensors named by the authors' module paths: the
+   A configuration (ARCH-1) and a state dict that passes SD-2 give one model graph (NET-1 to NET-5)
+   in the authors' execution order, with tensors named by the authors' module paths, and the results
+   of the functional parts of their forward (split, XNOR, OR) by the block's path and a suffix: the
    stem ``ghostbnsign``; per block ``p`` (``layerL.b``) the nodes ``p.split`` (outputs ``p.x``,
    ``p.carry``), ``p.downsample`` (outputs ``p.downsample.0``, ``p.downsample``), ``p.conv1``
    (outputs ``p.conv1``, ``p.ghostsign1``), ``p.xnor``, ``p.conv2`` (outputs ``p.conv2``,

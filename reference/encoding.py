@@ -40,6 +40,7 @@ from reference.errors import DTypeError, NonBinaryError, NonFiniteError, describ
 
 __all__ = ["BIT_DTYPE", "check_bits", "to_pm1", "from_pm1", "sign_bit"]
 
+#: The dtype of every bit tensor (ENC-1).
 BIT_DTYPE = np.dtype(np.uint8)
 
 
@@ -48,9 +49,8 @@ def check_bits(bits: np.ndarray, name: str) -> np.ndarray:
     bits = np.asarray(bits)
     error_if(bits.dtype != BIT_DTYPE, DTypeError, name, "dtype uint8 holding bits",
              bits.dtype, "ENC-5")
-    bad = bits > 1
-    error_if(bool(bad.any()), NonBinaryError, name, "bits in {0, 1}",
-             describe(bits, bad) if bad.any() else None, "ENC-5")
+    if bits.size and bits.max() > 1:
+        error_if(True, NonBinaryError, name, "bits in {0, 1}", describe(bits, bits > 1), "ENC-5")
     return bits
 
 

@@ -28,8 +28,9 @@
 .. req:: MODEL-4
 
    ``ERROR_IF`` the archive's members would expand beyond ``MAX_MODEL_BYTES`` (4 GiB) in memory
-   (:class:`~reference.errors.BoundError`), checked from the ZIP directory before any member is
-   read.
+   (:class:`~reference.errors.BoundError`), or a member's ``.npy`` header declares another number
+   of data bytes than the ZIP directory stores for it (:class:`~reference.errors.FormatError`),
+   both checked from the ZIP directory and the ``.npy`` headers before any array is read.
 
 .. req:: MODEL-5
 
@@ -82,6 +83,30 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
         raise
 
 
+def _check_member_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> None:
+    """A member's ``.npy`` header must describe exactly the bytes the ZIP directory declares
+    (MODEL-4), so a lying header is caught before any array is allocated."""
+    name = f"{what} member {info.filename.removesuffix('.npy')}"
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            readers = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in readers:
+                raise ValueError(f".npy format version {version}")
+            shape, _, dtype = readers[version](member)
+        except (ValueError, OSError, EOFError) as error:
+            raise FormatError(name, "a .npy array", str(error), "MODEL-1") from None
+        header = member.tell()
+    if dtype.hasobject:
+        raise FormatError(name, "numeric arrays only (no pickle, no object arrays)", str(dtype),
+                          "MODEL-1")
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    error_if(declared != info.file_size - header, FormatError, name,
+             f"{info.file_size - header} data bytes as stored", f"a header declaring {declared}",
+             "MODEL-4")
+
+
 def read_npz(path: str | os.PathLike, what: str,
              limit: int = MAX_MODEL_BYTES) -> dict[str, np.ndarray]:
     """Every member of an ``.npz`` file, never unpickling (MODEL-1, MODEL-4)."""
@@ -90,18 +115,29 @@ def read_npz(path: str | os.PathLike, what: str,
     try:
         with zipfile.ZipFile(path) as archive:
             total = sum(info.file_size for info in archive.infolist())
+            error_if(total > limit, BoundError, what, f"at most {limit} bytes of arrays", total,
+                     "MODEL-4")
+            for info in archive.infolist():
+                _check_member_header(archive, info, what)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise FormatError(what, "an .npz (ZIP) archive", f"{path}: {error}", "MODEL-1") from None
-    error_if(total > limit, BoundError, what, f"at most {limit} bytes of arrays", total, "MODEL-4")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
+            arrays = {name: archive[name] for name in archive.files}
     except ValueError as error:
         raise FormatError(what, "numeric arrays only (no pickle, no object arrays)",
                           f"{path}: {error}", "MODEL-1") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
+    # MemoryError: a member's .npy header can claim a shape far beyond its ZIP size.
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, MemoryError) as error:
         raise FormatError(what, "a complete .npz archive", f"{path}: {error!r}", "MODEL-1") \
             from None
+    for name, value in arrays.items():
+        # np.load returns the raw bytes of a member that is not a .npy array.
+        error_if(not isinstance(value, np.ndarray) or value.dtype.kind not in "biufc",
+                 FormatError, f"{what} member {name}", "a .npy array of a numeric dtype",
+                 type(value).__name__ if not isinstance(value, np.ndarray) else value.dtype,
+                 "MODEL-1")
+    return arrays
 
 
 def read_npy(path: str | os.PathLike, what: str) -> np.ndarray:
@@ -109,10 +145,14 @@ def read_npy(path: str | os.PathLike, what: str) -> np.ndarray:
     path = Path(path)
     error_if(not path.is_file(), FormatError, what, "an existing .npy file", str(path), "MODEL-1")
     try:
-        return np.load(path, allow_pickle=False)
+        value = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
         raise FormatError(what, "a .npy array of a numeric dtype (no pickle)",
                           f"{path}: {error}", "MODEL-1") from None
+    if not isinstance(value, np.ndarray):  # np.load opens an .npz archive too
+        value.close()
+        raise FormatError(what, "a .npy array, not an .npz archive", str(path), "MODEL-1")
+    return value
 
 
 def _field(header: dict, key: str, kind: type | tuple[type, ...]):
@@ -151,8 +191,10 @@ def parse_header(arrays: dict[str, np.ndarray]) -> tuple[Architecture, list[Node
              type(header).__name__, "MODEL-2")
     error_if(header.get("format") != FORMAT, FormatError, "header.format", repr(FORMAT),
              repr(header.get("format")), "MODEL-2")
-    error_if(header.get("format_version") != FORMAT_VERSION, FormatError, "header.format_version",
-             FORMAT_VERSION, repr(header.get("format_version")), "MODEL-2")
+    version = header.get("format_version")
+    # 1.0 and true compare equal to 1 in Python; only the JSON integer 1 is version 1.
+    error_if(type(version) is not int or version != FORMAT_VERSION, FormatError,
+             "header.format_version", FORMAT_VERSION, repr(version), "MODEL-2")
     _field(header, "spec_version", str)
     try:
         architecture = Architecture.from_json(_field(header, "architecture", dict))

@@ -37,11 +37,12 @@ the authors' model.
 
 .. req:: NET-6
 
-   Validation before any work: every node's operation is known, its inputs are defined by the graph
-   input or an earlier node, its outputs are new names, the kinds and shapes of its inputs and
-   arrays agree (shape inference from the image size), bit arrays hold bits, threshold units are
-   canonical for their ``n`` (THR-4), ``n`` is within ACC-3, real parameters are finite float32
-   (BN-2), every stored array is used by exactly one node and ``logits`` is produced.
+   Validation before any work: every node's name is unique and its operation is known, its inputs
+   are defined by the graph input or an earlier node, its outputs are new, distinct names, the
+   kinds and shapes of its inputs and arrays agree (shape inference from the image size), bit
+   arrays hold bits, threshold units are canonical for their ``n`` (THR-4), ``n`` is within ACC-3,
+   real parameters are finite float32 (BN-2), every stored array is used by exactly one node and
+   ``logits`` is produced, with the architecture's number of classes.
 
 .. req:: NET-7
 
@@ -62,7 +63,7 @@ from reference.batchnorm import BatchNorm, check_float32
 from reference.bconv import binary_conv2d, conv_output_size, multi_slice_conv2d
 from reference.channels import flatten_slices, shuffle_channels, split_channels
 from reference.encoding import check_bits
-from reference.errors import DomainError, FormatError, ShapeError, error_if
+from reference.errors import DomainError, FormatError, ShapeError, SpecError, error_if
 from reference.head import classifier, last_block_real, prelu
 from reference.logic import logic_or, logic_xnor
 from reference.maxpool import threshold_maxpool
@@ -213,7 +214,12 @@ def _infer_bconv(ctx: _Context, x: Shape) -> tuple[list[Shape], dict]:
         channels_read = slices * channels
     weight = ctx.bits("weight")
     n, (out_h, out_w) = _conv_geometry(ctx, weight, channels_read, (height, width))
-    units = ThresholdUnits(ctx.array("polarity"), ctx.array("threshold"), n)
+    polarity, threshold = ctx.array("polarity"), ctx.array("threshold")
+    try:
+        units = ThresholdUnits(polarity, threshold, n)
+    except SpecError as error:  # name the stored layer, not only the unit's generic fields
+        raise type(error)(f"{ctx.member('threshold')} ({error.tensor})", error.bound,
+                          error.value, error.label) from None
     error_if(units.channels != weight.shape[0], ShapeError, ctx.member("polarity"),
              f"[S, Cout = {weight.shape[0]}]", list(units.polarity.shape), "NET-3")
     acc = ("acc", weight.shape[0], out_h, out_w)
@@ -333,6 +339,8 @@ class Model:
         self.shapes = {"image": ("image", 3, size, size)}
         used: dict[str, str] = {}
         for node in self.nodes:
+            error_if(node.name in self.states, FormatError, f"node {node.name}",
+                     "a node name used once", "a repeated name", "NET-6")
             op = OPS.get(node.op)
             error_if(op is None, FormatError, f"node {node.name}", f"an op in {sorted(OPS)}",
                      repr(node.op), "NET-6")
@@ -343,9 +351,9 @@ class Model:
             for name in node.inputs:
                 error_if(name not in self.shapes, FormatError, f"node {node.name} input",
                          "a tensor defined by the image or an earlier node", repr(name), "NET-6")
-            for name in node.outputs:
-                error_if(name in self.shapes, FormatError, f"node {node.name} output",
-                         "a new tensor name", repr(name), "NET-6")
+            for index, name in enumerate(node.outputs):
+                error_if(name in self.shapes or name in node.outputs[:index], FormatError,
+                         f"node {node.name} output", "a new tensor name", repr(name), "NET-6")
             for member in node.arrays.values():
                 error_if(member in used, FormatError, member, "an array used by one node",
                          f"used by {used.get(member)} and {node.name}", "NET-6")
@@ -359,6 +367,9 @@ class Model:
                  f"{len(extra)} unused array(s): {extra[:5]}", "NET-6")
         error_if(self.shapes.get("logits", ("",))[0] != "logits", FormatError, "graph",
                  "a node producing 'logits'", sorted(self.shapes)[:5], "NET-6")
+        error_if(self.shapes["logits"][1] != self.architecture.classes, ShapeError, "logits",
+                 f"{self.architecture.classes} classes (the architecture's)",
+                 self.shapes["logits"][1], "NET-6")
 
     @property
     def classes(self) -> int:

@@ -30,6 +30,7 @@ from reference.errors import DomainError, ShapeError, error_if
 
 __all__ = ["PAD_MODES", "pad_bits", "check_padding"]
 
+#: The padding modes of PAD-1 to PAD-3.
 PAD_MODES = ("replicate", "one", "none")
 
 

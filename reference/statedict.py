@@ -7,7 +7,10 @@
    ``safetensors`` NumPy reader, ``.npz`` with ``np.load(allow_pickle=False)``. Nothing in a file is
    ever executed: a pickle that ``weights_only`` refuses, an object array, a truncated or
    unreadable file, another extension, or a content that is not a flat mapping from string keys
-   to tensors is rejected (:class:`~reference.errors.FormatError`).
+   to tensors is rejected (:class:`~reference.errors.FormatError`). A tensor whose dtype NumPy
+   cannot hold (bfloat16, float8, quantized) is a :class:`~reference.errors.DTypeError` naming its
+   key in a ``.pth``; the ``safetensors`` reader refuses the whole file
+   (:class:`~reference.errors.FormatError`).
 
 .. req:: SD-2
 
@@ -42,7 +45,7 @@ def _from_torch(path: Path) -> dict:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         raise FormatError(str(path), "a state dict loadable with torch.load(weights_only=True)",
-                          f"{type(error).__name__}: {str(error).splitlines()[0][:200]}",
+                          f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}",
                           "SD-1") from None
     error_if(not isinstance(content, dict), FormatError, str(path),
              "a flat mapping of key to tensor", type(content).__name__, "SD-1")
@@ -50,9 +53,13 @@ def _from_torch(path: Path) -> dict:
     for key, value in content.items():
         error_if(not isinstance(key, str) or not isinstance(value, torch.Tensor), FormatError,
                  str(key), "a string key with a tensor value", type(value).__name__, "SD-1")
-        error_if(value.dtype == torch.bfloat16, DTypeError, key, "a NumPy-representable dtype",
-                 str(value.dtype), "SD-1")
-        arrays[key] = value.detach().cpu().numpy().copy()
+        error_if(value.layout != torch.strided or value.is_meta, FormatError, key,
+                 "a dense tensor holding data", f"{value.layout} on {value.device}", "SD-1")
+        try:
+            arrays[key] = value.detach().cpu().numpy().copy()
+        except TypeError:  # bfloat16, float8, quantized: no NumPy dtype
+            raise DTypeError(key, "a NumPy-representable dtype", str(value.dtype),
+                             "SD-1") from None
     return arrays
 
 

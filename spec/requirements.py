@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Requirement", "ROOT", "SOURCE_PACKAGES", "requirements", "coverage"]
+__all__ = ["LABEL_PATTERN", "ROOT", "SOURCE_PACKAGES", "Requirement", "coverage", "requirements"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_PACKAGES = ("reference", "spec", "equivalence")
-_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. req:: (?P<label>[A-Z]+-\d+)[ \t]*$", re.M)
+LABEL_PATTERN = r"[A-Z]+-\d+"
+_DIRECTIVE = re.compile(rf"^(?P<indent>[ \t]*)\.\. req:: (?P<label>{LABEL_PATTERN})[ \t]*$", re.M)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,11 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_refnode
 
-from spec.requirements import Requirement, coverage, requirements
+from spec.requirements import LABEL_PATTERN, Requirement, coverage, requirements
 
 logger = logging.getLogger(__name__)
 
-LABEL = re.compile(r"\b[A-Z]+-\d+\b")
+LABEL = re.compile(rf"\b{LABEL_PATTERN}\b")
 # A first sentence shorter than this is a heading ("Ties.") and takes the next sentence with it.
 SUMMARY_MIN_CHARS = 40
 

@@ -1,0 +1,125 @@
+"""Shared fixtures of the whole-network tests: scaled configurations, cached calibrated
+parameters and models, and a writer of hand-edited model files."""
+
+from __future__ import annotations
+
+import functools
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from reference.architecture import Architecture, architecture
+from reference.build import build_model, random_state_dict
+from reference.modelfile import HEADER, save_model
+from reference.network import Model
+
+FAMILIES = ("basenet-k1", "basenet-k4", "boolnet-k4", "boolnet-star-k4")
+
+
+def scaled(name: str, widths=(8, 16, 32, 64), blocks=None, image_size: int = 32,
+           classes: int = 10) -> Architecture:
+    """A small configuration of the family ``name``: fast enough for every test."""
+    return architecture(name).scaled(widths=widths, blocks=blocks, image_size=image_size,
+                                     classes=classes)
+
+
+# Four stages of two blocks, one block per stage, two stages (the star dilates its second).
+SHAPES = {"4x2": {}, "4x1": {"blocks": (1, 1, 1, 1), "image_size": 64},
+          "2x2": {"widths": (8, 16), "image_size": 32}}
+
+
+@functools.cache
+def _state_dict(arch: Architecture, seed: int) -> dict[str, np.ndarray]:
+    return random_state_dict(arch, seed)
+
+
+def state_dict(arch: Architecture, seed: int = 0) -> dict[str, np.ndarray]:
+    """Calibrated random parameters (BUILD-4), computed once per worker; a fresh copy."""
+    return {key: value.copy() for key, value in _state_dict(arch, seed).items()}
+
+
+@functools.cache
+def model(arch: Architecture, seed: int = 0) -> Model:
+    """The folded model of ``state_dict(arch, seed)``; shared, so never to be modified."""
+    return build_model(arch, state_dict(arch, seed))
+
+
+def images(arch: Architecture, batch: int, seed: int) -> np.ndarray:
+    """Random normal float32 images of the architecture's size."""
+    rng = np.random.default_rng(10_000 + seed)
+    return rng.standard_normal((batch, 3, arch.image_size, arch.image_size)).astype(np.float32)
+
+
+SMALL = scaled("boolnet-k4", blocks=(1, 1, 1, 1))
+
+
+@functools.cache
+def _small_model_bytes() -> bytes:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "small.model"
+        save_model(model(SMALL), path)
+        return path.read_bytes()
+
+
+def small_model_file(directory: Path, name: str = "small.model") -> Path:
+    """A valid model file of ``SMALL`` (BoolNet k=4, one block per stage) in ``directory``."""
+    path = directory / name
+    path.write_bytes(_small_model_bytes())
+    return path
+
+
+def model_contents(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON header and the other arrays of a model file, read without unpickling."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    return json.loads(arrays.pop(HEADER).tobytes().decode("utf-8")), arrays
+
+
+def write_model(path: Path, header: dict | None, arrays: dict[str, np.ndarray]) -> Path:
+    """A model file of ``header`` (JSON; None: no header member) and ``arrays``."""
+    members = dict(arrays)
+    if header is not None:
+        members[HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), np.uint8)
+    with open(path, "wb") as handle:  # a handle: np.savez would append .npz to a name
+        np.savez(handle, **members)
+    return path
+
+
+def node(header: dict, name: str) -> dict:
+    """The header's node called ``name``."""
+    return next(n for n in header["nodes"] if n["name"] == name)
+
+
+def assert_near_ties(name: str, got: np.ndarray, want: np.ndarray, pre: tuple,
+                     offsets: np.ndarray) -> None:
+    """Bits that differ must be float64 near-ties of the oracle's pre-activation ``y + o_j``."""
+    y, scale = pre
+    wrong = np.argwhere(got != want)
+    # A tie within 1e-9 relative has a chance of about 1e-9 per element with random parameters.
+    assert len(wrong) <= 2, f"{name}: {len(wrong)} bits differ, first at {wrong[0].tolist()}"
+    for b, j, c, h, w in wrong:
+        value = y[b, c, h, w] + np.float64(offsets[j])
+        assert abs(value) <= 1e-9 * (scale[b, c, h, w] + abs(offsets[j])), \
+            f"{name}[{b}, {j}, {c}, {h}, {w}]: reference {got[b, j, c, h, w]}, oracle " \
+            f"{want[b, j, c, h, w]}, y + o = {value!r} is no tie"
+
+
+def assert_matches_oracle(trace: dict, expected, offsets: np.ndarray,
+                          partial: bool = False) -> None:
+    """Every tensor the oracle computed (``partial``: the first ones of the trace) equals the
+    traced one: bits and accumulators exactly, logits to binary64 summation order."""
+    names = list(trace)[:len(expected.trace)] if partial else list(trace)
+    assert names == list(expected.trace), "names or order differ from BUILD-1"
+    for name, want in expected.trace.items():
+        got = trace[name]
+        assert (got.dtype, got.shape) == (want.dtype, want.shape), name
+        if name == "logits":
+            # Same binary64 formula; only the order of the pooling and fc sums may differ (HEAD-3).
+            assert np.allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max()), name
+        elif name in expected.pre and not np.array_equal(got, want):
+            assert_near_ties(name, got, want, expected.pre[name], offsets)
+            return  # a tie diverges everything downstream: nothing further is comparable
+        else:
+            assert np.array_equal(got, want), name
