@@ -1,0 +1,7 @@
+"""An independent re-implementation of BoolNet's binary layers as an accelerator datapath.
+
+Every binary layer runs on 64-bit packed words (XNOR-popcount, threshold comparisons, gates, bit
+permutations) and is checked bit for bit against the reference; only the real-valued stem and
+head call the reference. :mod:`equivalence.datapath.machine` executes a reference model file;
+:mod:`equivalence.datapath.counters` counts its cycles, memory traffic, operations and energy.
+"""

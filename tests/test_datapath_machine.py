@@ -1,0 +1,93 @@
+"""Whole models on the datapath: every traced tensor equal to the reference's, bit for bit."""
+
+import numpy as np
+import pytest
+from datapath_models import PUBLISHED, full_model, images, small_model
+
+from equivalence.datapath.layout import PackedBits, used_mask
+from equivalence.datapath.machine import Datapath
+from reference.errors import BoundError, DomainError, DTypeError, ShapeError
+from reference.network import forward
+
+
+def assert_same_trace(model, image, **config):
+    reference_logits, reference_trace = forward(model, image, trace=True)
+    logits, trace = Datapath(model, **config).run(image, trace=True)
+    assert sorted(trace) == sorted(reference_trace)
+    for name, expected in reference_trace.items():
+        assert trace[name].dtype == expected.dtype, name
+        assert trace[name].shape == expected.shape, name
+        assert np.array_equal(trace[name], expected), name
+    assert logits.dtype == reference_logits.dtype
+    assert np.array_equal(logits, reference_logits)
+
+
+@pytest.mark.req("MACH-1", "MACH-2", "PERM-2", "PERM-3", "LOGU-1", "LOGU-2")
+@pytest.mark.parametrize("name", [*PUBLISHED, "boolnet-k1"])
+def test_scaled_models_trace_equal_the_reference(name):
+    # Widths 12/20/36/68: no channel count is a multiple of 64, some span two words.
+    model = small_model(name)
+    assert_same_trace(model, images(model, batch=2))
+
+
+@pytest.mark.req("MVU-3", "MACH-3")
+@pytest.mark.parametrize("pe, simd", [(1, 4), (3, 64), (64, 128), (7, 4096)])
+def test_folding_never_changes_a_value(pe, simd):
+    model = small_model("boolnet-k4")
+    assert_same_trace(model, images(model, seed=3), pe=pe, simd=simd)
+
+
+@pytest.mark.req("MACH-2", "PACK-3")
+def test_packed_trace_keeps_every_unused_bit_zero():
+    model = small_model("boolnet-star-k4")
+    machine = Datapath(model)
+    _, trace = machine.run(images(model), trace=True, packed=True)
+    _, unpacked = machine.run(images(model), trace=True)
+    assert sorted(trace) == sorted(unpacked)
+    packed = [value for value in trace.values() if isinstance(value, PackedBits)]
+    assert len(packed) == sum(model.shapes[name][0] == "bits" for name in trace)
+    for value in packed:
+        assert not (value.words & ~used_mask(value.channels)).any()
+    layer = machine.layers["layer1.0.conv1"]
+    d = trace["layer1.0.conv1"]
+    assert d.dtype == np.uint16 and d.shape[-1] == layer.out_channels
+    assert np.array_equal(layer.accumulator(d.reshape(-1, d.shape[-1]), d.shape[:3]),
+                          unpacked["layer1.0.conv1"])
+
+
+@pytest.mark.req("MACH-3")
+@pytest.mark.parametrize("config", [{"pe": 0}, {"simd": 100}, {"acc_bits": 0},
+                                    {"acc_bits": 40}])
+def test_configuration_is_checked_when_the_machine_is_built(config):
+    with pytest.raises(DomainError):
+        Datapath(small_model("basenet-k1"), **config)
+
+
+@pytest.mark.req("MACH-1")
+def test_images_of_another_shape_or_dtype_are_rejected():
+    model = small_model("basenet-k1")
+    machine = Datapath(model)
+    with pytest.raises(ShapeError, match=r"\[MACH-1\]$"):
+        machine.run(np.zeros((1, 3, 32, 32), np.float32))
+    with pytest.raises(DTypeError):
+        machine.run(images(model).astype(np.float64))
+
+
+@pytest.mark.req("ACCW-1", "ACCW-2")
+def test_an_undersized_accumulator_stops_the_run_with_a_typed_error():
+    model = small_model("basenet-k4")
+    machine = Datapath(model, acc_bits=4)
+    widths = machine.min_acc_bits()
+    assert widths["layer1.0.conv1"] == (12 * 9).bit_length()
+    with pytest.raises(BoundError, match=r"^layer1\.0\.conv1 accumulator: .*\[ACCW-1\]$"):
+        machine.run(images(model))
+    exact = Datapath(model, acc_bits=max(widths.values()))
+    assert np.array_equal(exact.run(images(model))[0], forward(model, images(model))[0])
+
+
+@pytest.mark.equivalence
+@pytest.mark.req("MACH-1", "MACH-2")
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_published_configurations_trace_equal_the_reference(name):
+    model = full_model(name)
+    assert_same_trace(model, images(model))
