@@ -26,6 +26,29 @@ the float model that the equivalence harness checks against the integer referenc
    logic shortcuts as the training surrogates ``XNOR = x * r`` and
    ``OR = clamp((x + 1)/2 + (r + 1)/2, 0, 1) * 2 - 1``, blocks, stem and head follow ARCH-2 to
    ARCH-6; ``state_dict()`` has exactly the layout of ARCH-7.
+
+.. req:: TORCH-4
+
+   Surrogates and their gradients, on the float32 values the authors train with:
+
+   - C1: each forward surrogate agrees with its Boolean operation on its binary domain: ``x * r``
+     and the OR formula on ``{-1, +1}`` are LOGIC-1 and LOGIC-2, ``sign(hardtanh(x / T))`` in
+     ``spec`` mode is ENC-2's sign (and the weight bit of WB-1).
+   - C2: each straight-through gradient is the almost-everywhere derivative of its forward
+     surrogate (``hardtanh(x)`` for the sign of weights and activations, ``clamp(v, 0, 1)`` inside
+     OR, the product for XNOR) and, at the kinks ``|x| = 1`` (``v`` in ``{0, 1}``), lies in the
+     Clarke subdifferential ``[0, 1]``; the border convention passes the gradient (1, as
+     ``torch.clamp`` does). Through the scale ``mean|W|`` the weight gradient adds
+     ``sign(W) / K * sum(g * B)`` over the ``K`` entries of the filter (``abs``'s gradient at 0
+     is 0, inside its subdifferential ``[-1, 1]``).
+   - C3: ``hardtanh(x / T) -> sign(x)`` as ``T -> 0``: it equals ``sign(x)`` exactly once
+     ``T <= |x|``, and differs by ``1 - |x|/T`` before.
+   - C4: ``sign(hardtanh(x / T)) = sign(x)`` for ``0 < T <= 1`` under ENC-2, both zeros and
+     subnormals included. (For ``T > 1`` the float32 quotient of a subnormal can round to 0 and
+     flip the spec sign of a negative ``x``; the authors' schedule only lowers ``T`` from 1.)
+   - Deviation kept from the authors' code: in progressive binarization the forward is
+     ``hardtanh(W / T)`` but the gradient is the STE of ``clamp(W, -1, 1)``, independent of ``T``;
+     where ``T < |W| <= 1`` it is 1 while the forward's derivative is 0.
 """
 
 from __future__ import annotations
@@ -96,6 +119,7 @@ class BConv(_Binary):
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1x1 convolution of all ``S*C`` slice-channels, with bias (ARCH-5)."""
         weight = binarize(self.weight, self.temperature, self.training, True, self.sign_mode)
         return F.conv2d(x.reshape(x.shape[0], -1, *x.shape[-2:]), weight, self.bias)
 
@@ -110,6 +134,7 @@ class MultiBConv(_Binary):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Slice selection (CONV-4), replication padding, grouped convolution."""
         batch, slices, _, height, width = x.shape
         weight = binarize(self.weight, self.temperature, self.training, True, self.sign_mode)
         if self.groups == 1:
@@ -131,6 +156,7 @@ class GhostSign(_Binary):
         self.register_buffer("offsets", offsets, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``sign(hardtanh((x + o_j) / T))`` for every slice ``j`` (TORCH-2)."""
         return binarize(x.unsqueeze(1) + self.offsets, self.temperature, False, False,
                         self.sign_mode)
 
@@ -148,6 +174,7 @@ class GhostBNSign(_Binary):
         self.GhostSign = GhostSign(slices, sign_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``GhostSign(BN1(x) + BN_las(dwconv(BN2(x))))`` (STEM-5)."""
         return self.GhostSign(self.bn1(x) + self.adaptive_zero_points(self.bn2(x)))
 
 
@@ -180,6 +207,7 @@ class BasicBlock(nn.Module):
             self.downsample = nn.Sequential(*layers)
 
     def forward(self, block_input: torch.Tensor) -> torch.Tensor:
+        """One block: split, downsample, XNOR, OR and shuffle (ARCH-3, ARCH-4, ARCH-6)."""
         channels = block_input.shape[2]
         x = residual = carry = block_input
         if self.plan.split:
@@ -236,6 +264,7 @@ class BoolNet(nn.Module):
                 module.update_temperature()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[N, classes]`` of a float32 image batch ``[N, 3, H, W]``."""
         x = self.ghostbnsign(self.maxpool(self.conv1(x)))
         for stage in self.stages:
             x = stage(x)

@@ -1,0 +1,214 @@
+"""The ``compare``, ``certify`` and ``train-digits`` commands of ``boolnet-spec``.
+
+.. req:: CLI-1
+
+   ``boolnet-spec compare [CHECKPOINT --config=C] [--input=X.npy] [--json]`` runs the harness
+   (HARNESS-1 to HARNESS-6) and ``boolnet-spec certify [CHECKPOINT --config=C] [--json]`` the
+   certification (CERT-1 to CERT-3). Without a checkpoint both use the bundled digits model and
+   its bundled sample images; with one, ``--config`` names its configuration (EXPORT-3) and
+   ``compare`` uses ``--input`` (float32 ``[N, 3, H, W]``, ``.npy`` read without pickle) or
+   ``--samples`` seeded standard normal images. ``--json`` prints one JSON object whose
+   ``summary`` holds ``mismatch``, ``ternary``, ``float_ambiguous`` (counts) and
+   ``top1_agreement`` (a fraction; ``certify`` gives it on the bundled sample images, and ``null``
+   for a checkpoint without ``--input``). Progress bars go to stderr.
+
+.. req:: CLI-2
+
+   Exit status: 0 when there is no ``mismatch``, 1 when there is one, 2 for an invalid argument or
+   file (a :class:`~reference.errors.SpecError`, one line on stderr), before any work is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from reference.errors import DomainError, error_if
+
+__all__ = ["register", "compare_command", "certify_command", "train_command", "BUNDLED"]
+
+DATA = Path(__file__).resolve().parent / "data"
+BUNDLED = DATA / "boolnet-digits.safetensors"
+
+
+def _load(args: argparse.Namespace, images: np.ndarray | None):
+    """``(module, arch, images, label)`` for the bundled model or a checkpoint."""
+    from equivalence.pytorch.export import infer_architecture, load_checkpoint, torch_model
+    from reference.architecture import Architecture
+    from reference.modelfile import read_npy
+    from reference.stem import check_image
+
+    if args.checkpoint is None:
+        error_if(args.config is not None, DomainError, "--config",
+                 "no --config without a CHECKPOINT (the bundled model has its own)",
+                 args.config, "CLI-1")
+        provenance = json.loads((DATA / "boolnet-digits.json").read_text(encoding="utf-8"))
+        arch = Architecture.from_json(provenance["architecture"])
+        state = load_checkpoint(BUNDLED)
+        label = f"bundled {arch.name} ({BUNDLED.name})"
+        if images is None:
+            images = read_npy(DATA / provenance["samples"]["file"], "bundled samples")
+    else:
+        error_if(args.config is None, DomainError, "--config",
+                 "the configuration of CHECKPOINT (e.g. --config boolnet-k4)", "missing",
+                 "CLI-1")
+        size = images.shape[2] if images is not None and images.ndim == 4 else args.image_size
+        state = load_checkpoint(args.checkpoint)
+        arch = infer_architecture(args.config, state, size)
+        label = f"{args.checkpoint} ({arch.name})"
+    if images is not None:
+        images = check_image(images)
+    return torch_model(arch, state, args.sign_mode), arch, images, label
+
+
+def _inputs(args: argparse.Namespace) -> np.ndarray | None:
+    from reference.modelfile import read_npy
+
+    if getattr(args, "input", None):
+        return read_npy(args.input, "--input")
+    return None
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str, int]]) -> str:
+    lines = ["  ".join(f"{title:>{width}}" for _, title, width in columns)]
+    for row in rows:
+        cells = []
+        for key, _, width in columns:
+            value = row.get(key)
+            text = "-" if value is None else f"{value:.3g}" if isinstance(value, float) \
+                else str(value)
+            cells.append(f"{text:>{width}}")
+        lines.append("  ".join(cells))
+    return "\n".join(lines)
+
+
+COMPARE_COLUMNS = [("layer", "layer", 24), ("kind", "kind", 4), ("elements", "elements", 9),
+                   ("equal", "equal", 9), ("ternary", "ternary", 7),
+                   ("float_ambiguous", "float_amb", 9), ("mismatch", "mismatch", 8),
+                   ("smallest_margin", "min margin", 10)]
+CERTIFY_COLUMNS = [("layer", "layer", 22), ("n", "n", 5), ("channels", "channels", 8),
+                   ("certified_channels", "certified", 9), ("at_risk_values", "at risk", 7),
+                   ("float_ambiguous", "float_amb", 9), ("ternary", "ternary", 7),
+                   ("mismatch", "mismatch", 8), ("smallest_margin", "min margin", 10)]
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    from equivalence.pytorch.harness import compare
+
+    images = _inputs(args)
+    if args.checkpoint is not None and images is None:
+        error_if(args.samples < 1, DomainError, "--samples", "an integer >= 1", args.samples,
+                 "CLI-1")
+    module, arch, images, label = _load(args, images)
+    if images is None:
+        rng = np.random.default_rng(args.seed)
+        size = arch.image_size
+        images = rng.standard_normal((args.samples, 3, size, size)).astype(np.float32)
+    result = compare(module, arch, images, limit=args.limit)
+    report = result.to_json(args.limit)
+    summary = report["summary"]
+    if args.json:
+        print(json.dumps({"model": label, **report}))
+    else:
+        print(f"{label}: {images.shape[0]} image(s), teacher-forced")
+        print(_table(report["layers"], COMPARE_COLUMNS))
+        free = report["free_running"]
+        print(f"free running: {summary['free_running_bit_differences']} differing bits, "
+              f"top-1 agreement {summary['top1_agreement']:.3f}, largest logit difference "
+              f"{free['logits_max_abs_diff']:.3g} (bound {free['logits_bound_max']})")
+        for entry in report["first_disagreements"]:
+            print("  " + json.dumps(entry))
+        print(f"mismatch {summary['mismatch']}, ternary {summary['ternary']}, float_ambiguous "
+              f"{summary['float_ambiguous']}, equal {summary['equal']} of {summary['elements']}")
+    return 0 if summary["mismatch"] == 0 else 1
+
+
+def certify_command(args: argparse.Namespace) -> int:
+    from equivalence.pytorch.certify import certify
+    from equivalence.pytorch.harness import compare
+
+    module, arch, images, label = _load(args, None)
+    result = certify(module, arch)
+    report = result.to_json(args.limit)
+    top1 = None
+    if images is not None:
+        top1 = compare(module, arch, images, progress=False).summary["top1_agreement"]
+    report["summary"]["top1_agreement"] = top1
+    summary = report["summary"]
+    if args.json:
+        print(json.dumps({"model": label, **report}))
+    else:
+        print(f"{label}: {summary['accumulator_values']} accumulator values of "
+              f"{summary['units']} threshold units in {summary['seconds']} s")
+        print(_table(report["layers"], CERTIFY_COLUMNS))
+        print(f"certified {summary['certified_channels']} of {summary['channels']} channels; "
+              f"at risk: {summary['at_risk_values']} values (float_ambiguous "
+              f"{summary['float_ambiguous']}, ternary {summary['ternary']}, mismatch "
+              f"{summary['mismatch']})")
+    return 0 if summary["mismatch"] == 0 else 1
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from equivalence.pytorch.train import main
+
+    extra = [] if args.epochs is None else ["--epochs", str(args.epochs)]
+    return main(["--seed", str(args.seed), "-o", args.output, *extra])
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    from reference.architecture import CONFIGS
+
+    parser.add_argument("checkpoint", nargs="?",
+                        help=".pth (torch.load weights_only), .safetensors or .npz state dict "
+                             "in the authors' layout (default: the bundled digits model)")
+    parser.add_argument("--config", choices=sorted(CONFIGS),
+                        help="configuration of CHECKPOINT (scaled to its shapes)")
+    parser.add_argument("--image-size", type=int, help="image size of CHECKPOINT (default: "
+                        "from --input, else the configuration's)")
+    parser.add_argument("--sign-mode", choices=("official", "spec"), default="official",
+                        help="sign(0) of the PyTorch model: official (0) or spec (+1)")
+    parser.add_argument("--limit", type=int, default=20, help="disagreements to list")
+    parser.add_argument("--json", action="store_true", help="machine-readable report")
+
+
+def register(commands) -> None:
+    """Add ``compare``, ``certify`` and ``train-digits`` to the ``boolnet-spec`` parser."""
+    compare = commands.add_parser(
+        "compare", help="PyTorch model vs reference, bit by bit",
+        description="Teacher-forced and free-running comparison of a PyTorch BoolNet with its "
+                    "folded reference; every disagreeing element is classified as ternary, "
+                    "float_ambiguous or mismatch. Exit 0 only without mismatches.")
+    _common(compare)
+    compare.add_argument("--input", help="float32 images [N, 3, H, W] (.npy)")
+    compare.add_argument("--samples", type=int, default=2,
+                         help="random images for a CHECKPOINT without --input (default 2)")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the random images")
+    compare.set_defaults(handler=compare_command)
+
+    certify = commands.add_parser(
+        "certify", help="certify every binary channel over its whole input domain",
+        description="For every binary channel, slice and accumulator value, evaluate the "
+                    "PyTorch model's own BatchNorm and GhostSign on the float32 interval its "
+                    "convolution can produce and compare with the folded threshold unit. "
+                    "Exit 0 only without mismatches.")
+    _common(certify)
+    certify.set_defaults(handler=certify_command)
+
+    train = commands.add_parser("train-digits", help="retrain the bundled digits model",
+                                description="Train the bundled BoolNet on scikit-learn's 8x8 "
+                                            "digits (needs scikit-learn: the train extra).")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=int, help="default: the bundled model's")
+    train.add_argument("-o", "--output", required=True,
+                       help="directory for the checkpoint, provenance and samples")
+    train.set_defaults(handler=train_command)
+
+
+if __name__ == "__main__":
+    from reference.cli import main
+
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Export: a PyTorch BoolNet in eval mode to the reference model, and checkpoints to state dicts.
+
+.. req:: EXPORT-1
+
+   The export of a PyTorch module whose ``state_dict()`` has the authors' layout (ARCH-7) is the
+   folded model that BUILD-1 to BUILD-3 build from that state dict, tensor for tensor. It describes
+   the module's eval-mode computation (running statistics, ``sign`` weights); the module's mode,
+   gradients and device do not matter, and the module is not changed.
+
+.. req:: EXPORT-2
+
+   Checkpoints are read as SD-1 reads state dicts (``.pth``/``.pt`` with
+   ``torch.load(weights_only=True)``, ``.safetensors``, ``.npz``), so a pickle that would execute
+   code is refused with a :class:`~reference.errors.FormatError` and never executed. A ``.pth``
+   may also hold the state dict under the key ``network`` (the authors' training checkpoints),
+   ``state_dict`` or ``model``; keys prefixed ``module.`` (``DataParallel``) lose the prefix.
+
+.. req:: EXPORT-3
+
+   The architecture of a checkpoint is the named configuration (ARCH-1) scaled to the state dict:
+   stage widths from ``layerL.0.conv1.weight``, blocks per stage from the ``layerL.b`` prefixes,
+   classes from ``fc.weight``, and the image size given (default: the configuration's). The state
+   dict must then pass SD-2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from reference.architecture import Architecture, architecture
+from reference.build import build_model
+from reference.errors import DTypeError, FormatError, error_if
+from reference.network import Model
+from reference.statedict import check_state_dict, load_state_dict
+
+__all__ = ["state_dict_arrays", "export_model", "load_checkpoint", "infer_architecture",
+           "torch_model"]
+
+_NESTED_KEYS = ("network", "state_dict", "model")
+
+
+def state_dict_arrays(module) -> dict[str, np.ndarray]:
+    """``module.state_dict()`` as NumPy arrays (copies, on the CPU)."""
+    return {key: value.detach().cpu().numpy().copy()
+            for key, value in module.state_dict().items()}
+
+
+def export_model(module, arch: Architecture) -> Model:
+    """The folded reference model of a PyTorch BoolNet (EXPORT-1)."""
+    return build_model(arch, state_dict_arrays(module))
+
+
+def _unwrap(content: object, path: Path) -> dict:
+    if isinstance(content, dict):
+        for key in _NESTED_KEYS:
+            if isinstance(content.get(key), dict):
+                content = content[key]
+                break
+    error_if(not isinstance(content, dict), FormatError, str(path),
+             "a flat mapping of key to tensor", type(content).__name__, "EXPORT-2")
+    if content and all(isinstance(k, str) and k.startswith("module.") for k in content):
+        content = {k[len("module."):]: v for k, v in content.items()}
+    return content
+
+
+def _from_torch(path: Path) -> dict[str, np.ndarray]:
+    import torch
+
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # UnpicklingError, RuntimeError, EOFError, ...: never retried
+        message = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise FormatError(str(path), "a checkpoint loadable with torch.load(weights_only=True)",
+                          f"{type(error).__name__}: {message}", "EXPORT-2") from None
+    arrays = {}
+    for key, value in _unwrap(content, path).items():
+        error_if(not isinstance(key, str) or not isinstance(value, torch.Tensor), FormatError,
+                 f"{path}: {key}", "a string key with a tensor value", type(value).__name__,
+                 "EXPORT-2")
+        error_if(value.dtype == torch.bfloat16, DTypeError, key, "a NumPy-representable dtype",
+                 str(value.dtype), "EXPORT-2")
+        arrays[key] = value.detach().cpu().numpy().copy()
+    return arrays
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The state dict of a checkpoint file (EXPORT-2)."""
+    path = Path(path)
+    error_if(not path.is_file(), FormatError, "checkpoint", "an existing file", str(path),
+             "EXPORT-2")
+    if path.suffix.lower() in (".pth", ".pt"):
+        return _from_torch(path)
+    return load_state_dict(path)
+
+
+def infer_architecture(config: str, state_dict: dict[str, np.ndarray],
+                       image_size: int | None = None) -> Architecture:
+    """The configuration ``config`` scaled to the shapes of ``state_dict`` (EXPORT-3)."""
+    base = architecture(config)
+    stages: dict[int, set[int]] = {}
+    for key in state_dict:
+        match = re.match(r"layer(\d+)\.(\d+)\.", key)
+        if match:
+            stages.setdefault(int(match[1]), set()).add(int(match[2]))
+    count = len(stages)
+    error_if(count == 0 or sorted(stages) != list(range(1, count + 1)), FormatError,
+             "checkpoint", "blocks named layer1.0, layer2.0, ... (the authors' layout)",
+             sorted(stages), "EXPORT-3")
+    widths, blocks = [], []
+    for stage in range(1, count + 1):
+        key = f"layer{stage}.0.conv1.weight"
+        error_if(key not in state_dict or np.asarray(state_dict[key]).ndim != 4, FormatError,
+                 key, "a rank-4 weight", "missing" if key not in state_dict else
+                 list(np.asarray(state_dict[key]).shape), "EXPORT-3")
+        widths.append(int(np.asarray(state_dict[key]).shape[0]))
+        blocks.append(max(stages[stage]) + 1)
+    fc = np.asarray(state_dict.get("fc.weight", np.zeros((0, 0))))
+    error_if(fc.ndim != 2 or fc.shape[0] < 1, FormatError, "fc.weight", "shape [classes, C]",
+             list(fc.shape), "EXPORT-3")
+    arch = base.scaled(widths=tuple(widths), blocks=tuple(blocks), classes=int(fc.shape[0]),
+                       image_size=image_size)
+    if arch != base:
+        arch = arch.scaled(name=f"{base.name}-scaled")
+    check_state_dict(arch, state_dict)
+    return arch
+
+
+def torch_model(arch: Architecture, state_dict: dict[str, np.ndarray],
+                sign_mode: str = "official"):
+    """A :class:`~equivalence.pytorch.model.BoolNet` holding ``state_dict`` (strict), in eval
+    mode."""
+    import torch
+
+    from equivalence.pytorch.model import BoolNet
+
+    model = BoolNet(arch, sign_mode=sign_mode)
+    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v))
+                           for k, v in state_dict.items()}, strict=True)
+    return model.eval()
