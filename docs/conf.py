@@ -12,7 +12,7 @@ project = "boolnet-spec"
 author = "the boolnet-spec authors"
 version = release = SPEC_VERSION
 
-extensions = ["sphinx.ext.autodoc", "requirements_ext"]
+extensions = ["sphinx.ext.autodoc", "requirements_ext", "proofs_ext"]
 exclude_patterns = ["_build"]
 
 # Every cross-reference into the spec must resolve; other packages have no inventory offline.

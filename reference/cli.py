@@ -257,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(handler=info_command)
     # Commands of the other packages register here.
+    __import__("spec.prove_cli", fromlist=["register"]).register(commands)
+    __import__("equivalence.pytorch.cli", fromlist=["register"]).register(commands)
     from equivalence.datapath.cli import register_datapath
     register_datapath(commands)
     return parser

@@ -1,0 +1,188 @@
+"""The ``boolnet-spec prove`` command: the built-in theorems, or a researcher's BatchNorm variant.
+
+.. req:: PROVE-1
+
+   ``boolnet-spec prove`` proves every theorem of :mod:`spec.theorems` (or those named with
+   ``--theorem``) with a timeout per z3 query and a budget of 60 seconds for the run, prints one
+   line per theorem and exits 0 only when every theorem is proved, else 1. With ``--json`` it
+   prints ``{"theorems": [{"id", "name", "statement", "status", "seconds"}, ...]}``, a theorem
+   that is not proved adding the failing ``lemma`` and z3's ``reason`` or ``counterexample``.
+   Progress goes to stderr when stderr is a terminal.
+
+.. req:: PROVE-2
+
+   ``boolnet-spec prove --variant=PATH.py:NAME`` loads the :class:`~spec.variants.Variant` named
+   ``NAME`` from the Python file ``PATH.py`` and proves it (VARIANT-2 to VARIANT-5), printing the
+   fold, or the counterexample with its replay. With ``--json`` it prints
+   ``{"variant", "status", "fold", "counterexample", "reason", "seconds"}``. It exits 0 only when
+   the status is ``proved``, 1 for any other status, and 2 with a one-line message when the file
+   cannot be loaded, holds no such variant, or the declaration is invalid (VARIANT-1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["register", "prove_command", "load_variant"]
+
+BUDGET_SECONDS = 60.0
+THEOREM_TIMEOUT_SECONDS = 10.0
+VARIANT_TIMEOUT_SECONDS = 4.0
+
+
+def register(commands) -> None:
+    """Add the ``prove`` subcommand to the ``boolnet-spec`` parser."""
+    prove = commands.add_parser(
+        "prove", help="prove the built-in theorems, or fold a BatchNorm variant",
+        description="Prove the specification's theorems with z3 (exit 0 only if all are "
+                    "proved), or decide whether a BatchNorm variant folds into an integer "
+                    "threshold and whether its claimed fold is correct.")
+    prove.add_argument("--variant", metavar="PATH.py:NAME",
+                       help="prove the spec.variants.Variant named NAME in the file PATH.py")
+    prove.add_argument("--theorem", action="append", metavar="LABEL",
+                       help="prove only this theorem (repeatable), e.g. PROOF-9")
+    prove.add_argument("--timeout", type=float, metavar="SECONDS",
+                       help=f"timeout of one z3 query (default {THEOREM_TIMEOUT_SECONDS:g} s "
+                            f"for theorems, {VARIANT_TIMEOUT_SECONDS:g} s for a variant)")
+    prove.add_argument("--json", action="store_true", help="machine-readable output")
+    prove.set_defaults(handler=prove_command)
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def load_variant(target: str):
+    """The :class:`~spec.variants.Variant` ``NAME`` of ``PATH.py:NAME`` (PROVE-2)."""
+    from spec.variants import Variant, VariantError
+
+    def fail(why: str):
+        return VariantError("--variant", "PATH.py:NAME naming a spec.variants.Variant in a "
+                            "Python file", f"{target!r} ({_one_line(why)})", "PROVE-2")
+
+    path_text, _, name = target.rpartition(":")
+    path = Path(path_text)
+    if not path_text or not name.isidentifier():
+        raise fail("expected the form PATH.py:NAME")
+    if not path.is_file():
+        raise fail("no such file")
+    module_name = f"boolnet_variant_{abs(hash(path.resolve()))}"
+    try:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise fail("not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        # Registered while it runs, as an import would: dataclasses and pickling look it up.
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    except VariantError:
+        raise
+    except (Exception, SystemExit) as error:  # the user's file may raise anything
+        sys.modules.pop(module_name, None)
+        raise fail(f"{type(error).__name__}: {error}") from None
+    variant = getattr(module, name, None)
+    if not isinstance(variant, Variant):
+        found = "nothing" if variant is None else f"a {type(variant).__name__}"
+        raise fail(f"{name} is {found}, not a Variant")
+    return variant
+
+
+def prove_command(args: argparse.Namespace) -> int:
+    if args.variant is not None:
+        return _prove_variant(args)
+    return _prove_theorems(args)
+
+
+def _prove_theorems(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from spec.theorems import THEOREMS, prove_all
+
+    labels = args.theorem or list(THEOREMS)
+    unknown = [label for label in labels if label not in THEOREMS]
+    if unknown:
+        from spec.variants import VariantError
+        raise VariantError("--theorem", f"one of {', '.join(THEOREMS)}", ", ".join(unknown),
+                           "PROVE-1")
+    timeout = args.timeout or THEOREM_TIMEOUT_SECONDS
+    start = time.perf_counter()
+    with tqdm(total=len(labels), desc="prove", unit="theorem", disable=None,
+              file=sys.stderr) as bar:
+        results = prove_all(labels, int(timeout * 1000), BUDGET_SECONDS,
+                            progress=lambda result: bar.update())
+    total = time.perf_counter() - start
+    proved = sum(result.status == "proved" for result in results)
+    if args.json:
+        print(json.dumps({"theorems": [result.to_json() for result in results]}))
+    else:
+        for result in results:
+            print(f"{result.id:<9} {result.status:<14} {result.seconds:7.2f} s  {result.name}")
+            failed = result.failed_lemma
+            if failed is not None:
+                print(f"{'':9} lemma: {failed.name}")
+                if failed.reason:
+                    print(f"{'':9} reason: {failed.reason}")
+                for variable, value in (failed.model or {}).items():
+                    print(f"{'':9}   {variable} = {value}")
+        print(f"{proved} of {len(results)} theorems proved in {total:.1f} s")
+    return 0 if proved == len(results) else 1
+
+
+def _prove_variant(args: argparse.Namespace) -> int:
+    from spec.variants import prove_variant
+
+    variant = load_variant(args.variant)
+    result = prove_variant(variant, int((args.timeout or VARIANT_TIMEOUT_SECONDS) * 1000))
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(format_variant_result(result))
+    return 0 if result.status == "proved" else 1
+
+
+def _value_lines(values: dict, indent: str) -> list[str]:
+    width = max((len(name) for name in values), default=0)
+    return [f"{indent}{name:<{width}} = {v['exact']}  ({v['decimal']})"
+            for name, v in values.items()]
+
+
+def format_variant_result(result) -> str:
+    """The human-readable report of :func:`spec.variants.prove_variant`."""
+    lines = [f"variant {result.variant}: {result.status} ({result.seconds:.2f} s)"]
+    if result.description:
+        lines.append(f"  {result.description}")
+    if result.reason:
+        lines.append(f"  {result.reason}")
+    fold = result.fold or {}
+    derived = fold.get("derived", fold) if fold.get("source") == "claimed" else fold
+    if fold.get("source") == "claimed":
+        lines.append(f"  claimed fold: {fold['rule']}")
+    if derived:
+        lines.append(f"  derived fold: {derived['rule']}")
+        lines += [f"    {key} = {derived[key]}" for key in ("a", "t", "y(0)") if key in derived]
+    witness = result.counterexample
+    if witness:
+        lines.append("  parameters:")
+        lines += _value_lines(witness["params"], "    ")
+        if "inputs" in witness:
+            for index, inputs in enumerate(witness["inputs"], 1):
+                lines.append(f"  inputs ({index}):")
+                lines += _value_lines(inputs, "    ")
+        lines.append(f"  s = {witness['s']}")
+        ys = witness["y"] if isinstance(witness["y"], list) else [witness["y"]]
+        lines.append("  y(s) = " + ", ".join(f"{y['exact']} ({y['decimal']})" for y in ys
+                                            if y is not None))
+        if "fold_bit" in witness:
+            lines.append(f"  sign bit {witness['bit']}, fold bit {witness['fold_bit']}")
+        else:
+            lines.append(f"  bits {witness['bits']}")
+        replay = witness["replay"]
+        lines.append(f"  replay: {'confirmed' if replay['confirmed'] else 'NOT confirmed'} by "
+                     f"{', '.join(replay['via'])}"
+                     + (f" ({replay['detail']})" if replay.get("detail") else ""))
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""The ``boolnet-spec prove`` command: JSON shapes, exit codes and its one-line load errors."""
+
+import json
+import textwrap
+
+import pytest
+import z3
+
+from reference.cli import main
+from spec import theorems
+from spec.theorems import THEOREMS, Lemma, Theorem
+
+VARIANT_KEYS = {"variant", "status", "fold", "counterexample", "reason", "seconds"}
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(["prove", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def variant_file(tmp_path):
+    def write(body: str, name: str = "variants.py"):
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(body), encoding="utf-8")
+        return path
+    return write
+
+
+BN_FILE = """
+    from spec.variants import Fold, Input, Param, Variant, ceil, floor, where
+
+    params = [Param("gamma"), Param("beta"), Param("mean"), Param("sigma", positive=True)]
+
+    def bn(s, p):
+        return p.gamma * (s - p.mean) / p.sigma + p.beta
+
+    def root(p):
+        return p.mean - p.beta * p.sigma / p.gamma
+
+    plain = Variant("plain", params, bn)
+    strict = plain.with_fold(Fold(direction=lambda p: p.gamma,
+                                  threshold=lambda p: where(p.gamma > 0, floor(root(p)) + 1,
+                                                            ceil(root(p)) - 1),
+                                  constant=lambda p: p.beta >= 0, name="strict"))
+    shifted = Variant("shifted", params, lambda s, p: bn(s, p) + p.q, inputs=[Input("q")])
+    not_a_variant = 42
+    broken = Variant("broken", params, lambda s, p: p.nothing)
+"""
+
+
+@pytest.mark.req("PROVE-1")
+def test_prove_json_lists_the_theorems(capsys):
+    code, out, err = run(capsys, "--theorem", "PROOF-4", "--theorem", "PROOF-7", "--json")
+    assert code == 0
+    rows = json.loads(out)["theorems"]
+    assert [row["id"] for row in rows] == ["PROOF-4", "PROOF-7"]
+    for row in rows:
+        assert set(row) == {"id", "name", "statement", "status", "seconds"}
+        assert row["status"] == "proved"
+        assert isinstance(row["seconds"], float)
+    assert err == ""  # no progress bar when stderr is not a terminal
+
+
+@pytest.mark.req("PROVE-1")
+def test_prove_prints_one_line_per_theorem(capsys):
+    code, out, _ = run(capsys, "--theorem", "PROOF-19")
+    assert code == 0
+    assert out.splitlines()[0].startswith("PROOF-19  proved")
+    assert out.splitlines()[-1].startswith("1 of 1 theorems proved in")
+
+
+@pytest.mark.req("PROVE-1")
+def test_the_full_run_proves_every_theorem(capsys):
+    code, out, _ = run(capsys, "--json")
+    rows = json.loads(out)["theorems"]
+    assert code == 0
+    assert [row["id"] for row in rows] == list(THEOREMS)
+    assert {row["status"] for row in rows} == {"proved"}
+
+
+@pytest.mark.req("PROVE-1")
+def test_a_theorem_that_fails_makes_the_run_fail(capsys, monkeypatch):
+    x = z3.Int("x")
+    false = Theorem("PROOF-4", "a false claim",
+                    lambda: [Lemma("every integer is 3", x == 3, logic="QF_LIA")])
+    monkeypatch.setitem(theorems.THEOREMS, "PROOF-4", false)
+    code, out, _ = run(capsys, "--theorem", "PROOF-4", "--json")
+    row = json.loads(out)["theorems"][0]
+    assert code == 1
+    assert row["status"] == "counterexample"
+    assert row["lemma"] == "every integer is 3"
+    assert row["counterexample"]["x"] != "3"
+    code, out, _ = run(capsys, "--theorem", "PROOF-4")
+    assert code == 1
+    assert "lemma: every integer is 3" in out
+    assert "0 of 1 theorems proved" in out
+
+
+@pytest.mark.req("PROVE-1")
+def test_an_unknown_theorem_label_is_an_error(capsys):
+    code, out, err = run(capsys, "--theorem", "PROOF-99")
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and "PROOF-99" in err
+
+
+@pytest.mark.req("PROVE-2")
+def test_a_proved_variant_exits_0(capsys, variant_file):
+    path = variant_file(BN_FILE)
+    code, out, _ = run(capsys, f"--variant={path}:plain", "--json")
+    result = json.loads(out)
+    assert code == 0
+    assert set(result) == VARIANT_KEYS
+    assert (result["variant"], result["status"], result["counterexample"]) == \
+        ("plain", "proved", None)
+    assert result["fold"]["t"] == "(gamma*mean - beta*sigma)/gamma"
+    code, out, _ = run(capsys, f"--variant={path}:plain")
+    assert code == 0
+    assert out.startswith("variant plain: proved")
+    assert "t = (gamma*mean - beta*sigma)/gamma" in out
+
+
+@pytest.mark.req("PROVE-2", "VARIANT-4")
+def test_a_counterexample_exits_1_and_reads_as_exact_values(capsys, variant_file):
+    path = variant_file(BN_FILE)
+    code, out, _ = run(capsys, f"--variant={path}:strict", "--json")
+    result = json.loads(out)
+    assert code == 1
+    assert set(result) == VARIANT_KEYS
+    assert result["status"] == "counterexample"
+    witness = result["counterexample"]
+    assert set(witness) == {"params", "s", "y", "bit", "fold_bit", "replay"}
+    assert witness["replay"]["confirmed"]
+    assert set(witness["params"]["gamma"]) == {"exact", "decimal"}
+    code, out, _ = run(capsys, f"--variant={path}:strict")
+    assert code == 1
+    assert "replay: confirmed by exact rationals" in out
+    assert "gamma = " in out and "sign bit" in out
+
+
+@pytest.mark.req("PROVE-2")
+def test_a_variant_that_does_not_fold_exits_1(capsys, variant_file):
+    path = variant_file(BN_FILE)
+    code, out, _ = run(capsys, f"--variant={path}:shifted", "--json")
+    result = json.loads(out)
+    assert code == 1
+    assert result["status"] == "not-foldable"
+    assert result["fold"] is None
+    assert "input q" in result["reason"]
+
+
+@pytest.mark.req("PROVE-2", "VARIANT-1")
+@pytest.mark.parametrize(("target", "body", "message"), [
+    ("{dir}/missing.py:plain", None, "no such file"),
+    ("{path}", BN_FILE, "the form PATH.py:NAME"),
+    ("{path}:not a name", BN_FILE, "the form PATH.py:NAME"),
+    ("{path}:nothing_here", BN_FILE, "nothing_here is nothing"),
+    ("{path}:not_a_variant", BN_FILE, "is a int, not a Variant"),
+    ("{path}:plain", "def broken(:\n", "SyntaxError"),
+    ("{path}:plain", "raise SystemExit(3)\n", "SystemExit"),
+    ("{path}:plain", "import no_such_module_here\n", "ModuleNotFoundError"),
+    ("{path}:broken", BN_FILE, "declares no parameter or input 'nothing'"),
+])
+def test_a_file_that_cannot_be_loaded_exits_2(capsys, variant_file, tmp_path, target, body,
+                                              message):
+    path = variant_file(body) if body is not None else tmp_path / "variants.py"
+    code, out, err = run(capsys, "--variant=" + target.format(dir=tmp_path, path=path), "--json")
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith("boolnet-spec prove: error: ")
+    assert message in err
