@@ -17,7 +17,8 @@ $(TOOLS)/.installed:
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/boolnet-spec fold --gamma=-0.75 --beta=0.1 --mean=2 --var=4 --n=576 --slices=4
+	$(VENV)/bin/boolnet-spec compare
+	$(VENV)/bin/boolnet-spec certify
 
 test: $(TOOLS)/.installed
 	$(TOOLS)/bin/tox run -e ci

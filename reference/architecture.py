@@ -56,8 +56,10 @@
    ``state_dict()`` (for the four published ones, the files in
    ``reference/data/official-state-dict``),
    including ``num_batches_tracked`` (int64) and ``temperature`` (float32 ``[1]``) buffers, whose
-   values do not change the inference semantics: ``sign(hardtanh(W / T)) = sign(W)`` for
-   ``T > 0``. ``ERROR_IF`` a temperature is not finite and positive
+   values do not change the inference semantics: the authors' schedule starts ``T`` at 1 and only
+   multiplies it by 0.965, and for ``0 < T <= 1`` the float32 quotient ``W / T`` keeps the sign
+   of ``W`` and never underflows to zero, so ``sign(hardtanh(W / T)) = sign(W)``. (For ``T > 1`` a
+   subnormal ``W`` can divide to zero.) ``ERROR_IF`` a temperature is not in ``(0, 1]``
    (:class:`~reference.errors.DomainError`).
 """
 

@@ -99,5 +99,8 @@ class BatchNorm:
                  f"shape [N, {self.channels}, ...]", list(x.shape), "BN-3")
         expand = (slice(None),) + (None,) * (x.ndim - 2)
         root = np.sqrt(self.var.astype(np.float64) + np.float64(self.eps))
-        y = (x.astype(np.float64) - self.mean.astype(np.float64)[expand]) / root[expand]
-        return y * self.gamma.astype(np.float64)[expand] + self.beta.astype(np.float64)[expand]
+        y = x.astype(np.float64) - self.mean.astype(np.float64)[expand]
+        y /= root[expand]
+        y *= self.gamma.astype(np.float64)[expand]
+        y += self.beta.astype(np.float64)[expand]
+        return y

@@ -21,8 +21,8 @@
 
 .. req:: BUILD-3
 
-   ``ERROR_IF`` a temperature buffer is not finite and positive
-   (:class:`~reference.errors.DomainError`, ARCH-7). Values of ``num_batches_tracked``, of the
+   ``ERROR_IF`` a temperature buffer is not in ``(0, 1]`` (:class:`~reference.errors.DomainError`,
+   ARCH-7). Values of ``num_batches_tracked``, of the
    temperatures and of the unused ``bn3`` and ``ghostsign2`` of the other blocks do not enter the
    model.
 
@@ -220,9 +220,8 @@ class _Builder:
 def _check_temperatures(state_dict: dict[str, np.ndarray]) -> None:
     for key, value in state_dict.items():
         if key.endswith(".temperature"):
-            bad = not (np.isfinite(value).all() and (value > 0).all())
-            error_if(bad, DomainError, key, "a finite positive temperature", value.tolist(),
-                     "BUILD-3")
+            bad = not ((value > 0) & (value <= 1)).all()
+            error_if(bad, DomainError, key, "a temperature in (0, 1]", value.tolist(), "BUILD-3")
 
 
 def build_model(arch: Architecture, state_dict: dict[str, np.ndarray]) -> Model:

@@ -256,10 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", help="model file")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(handler=info_command)
-    # Commands of the other packages register here.
-    __import__("spec.prove_cli", fromlist=["register"]).register(commands)
-    __import__("equivalence.pytorch.cli", fromlist=["register"]).register(commands)
+    # The other packages' commands; their heavy imports (z3, torch) wait until a command runs.
     from equivalence.datapath.cli import register_datapath
+    from equivalence.pytorch.cli import register as register_pytorch
+    from spec.prove_cli import register as register_prove
+
+    register_prove(commands)
+    register_pytorch(commands)
     register_datapath(commands)
     return parser
 
@@ -272,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as error:
         print(f"boolnet-spec {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # A reader such as `head` closed the pipe: stop quietly, like other Unix tools.
+        sys.stderr.close()
+        return 1
 
 
 if __name__ == "__main__":

@@ -39,12 +39,14 @@ operation ever decides a bit.
 .. req:: FOLD-6
 
    Ties. Where ``y_j(s) = 0`` exactly at some ``s`` in ``D_n`` that ``s`` gives bit 1, for either
-   sign of ``gamma`` (ENC-2). A fold that compares strictly at an integer root (the published
-   ``floor(t) + [gamma < 0]``, which turns ``s <= t`` into ``s < t`` for a negative ``gamma``) is
-   wrong exactly there. Other published folds are wrong elsewhere: truncating instead of taking
+   sign of ``gamma`` (ENC-2). The published fold that writes the bias term ``b/k = -t*`` as
+   ``C = floor(b/k) + [gamma < 0]`` and compares ``s >= -C`` (``gamma > 0``) or ``s <= -C``
+   (``gamma < 0``) turns ``s <= t*`` into ``s < t*`` for a negative ``gamma`` and is wrong exactly
+   at an integer root. Other published folds are wrong elsewhere: truncating instead of taking
    the ceiling fails at non-integer positive roots and, halved into the popcount domain, at
    parity mismatches; one formula for both signs of ``gamma`` fails for most ``s`` when
-   ``gamma < 0``.
+   ``gamma < 0``; the variance in place of its square root is wrong wherever ``var + eps != 1``
+   moves the root across an accumulator value.
 
 .. req:: FOLD-7
 

@@ -38,7 +38,7 @@ __all__ = ["binary_maxpool", "threshold_maxpool", "real_maxpool"]
 
 def _window_reduce(x: np.ndarray, kernel: int, stride: int, reduce, label: str) -> np.ndarray:
     """``reduce`` (``np.maximum`` or ``np.minimum``) over each ``k x k`` window of the last two
-    axes, one tap at a time."""
+    axes: first along each row, then down the columns (the reduction is associative)."""
     for value, what in ((kernel, "kernel"), (stride, "stride")):
         error_if(not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1,
                  DomainError, f"maxpool {what}", "an integer >= 1", repr(value), label)
@@ -46,12 +46,12 @@ def _window_reduce(x: np.ndarray, kernel: int, stride: int, reduce, label: str) 
              "maxpool input", f"[..., H, W] with H, W >= kernel = {kernel}", list(x.shape), label)
     out_h = (x.shape[-2] - kernel) // stride + 1
     out_w = (x.shape[-1] - kernel) // stride + 1
-    out = None
-    for ky in range(kernel):
-        for kx in range(kernel):
-            tap = x[..., ky:ky + stride * (out_h - 1) + 1:stride,
-                    kx:kx + stride * (out_w - 1) + 1:stride]
-            out = tap.copy() if out is None else reduce(out, tap, out=out)
+    rows = x[..., 0:stride * (out_w - 1) + 1:stride].copy()
+    for kx in range(1, kernel):
+        reduce(rows, x[..., kx:kx + stride * (out_w - 1) + 1:stride], out=rows)
+    out = rows[..., 0:stride * (out_h - 1) + 1:stride, :].copy()
+    for ky in range(1, kernel):
+        reduce(out, rows[..., ky:ky + stride * (out_h - 1) + 1:stride, :], out=out)
     return out
 
 

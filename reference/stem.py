@@ -15,8 +15,9 @@
    ``m`` products of one output is implementation-defined, so an evaluation may differ from the
    exact sum of its (rounded) products by up to ``gamma(m - 1) * sum(|x_i * w_i|)`` with
    ``gamma(k) = k*u / (1 - k*u)``, ``u = 2**-53``, and two conforming evaluations by twice that.
-   The stem conv's products are exact (float32 times float32); the depthwise conv reads binary64
-   values, so its products round too (``gamma(m)`` in place of ``gamma(m - 1)``).
+   The stem conv's products are exact (float32 times float32, far above binary64's underflow); the
+   depthwise conv reads binary64 values, so its products round too (``gamma(m)`` in place of
+   ``gamma(m - 1)``, plus ``2**-1074`` per operation for gradual underflow).
 
 .. req:: STEM-3
 
@@ -80,8 +81,11 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
                                    .transpose(1, 0, 3, 4, 2))      # [g, N, Hp, Wp, Cin/g]
     windows = np.lib.stride_tricks.sliding_window_view(grouped, (kh, kw), axis=(2, 3))
     windows = windows[:, :, ::stride, ::stride][:, :, :out_h, :out_w]  # [g, N, Ho, Wo, Cg, kh, kw]
-    patches = np.ascontiguousarray(windows).reshape(groups, batch * out_h * out_w, -1)
-    out = np.matmul(patches, w.reshape(groups, cout // groups, -1).transpose(0, 2, 1))
+    # Patch order (ky, kx, c): each window row is one contiguous run of the channels-last input.
+    patches = np.ascontiguousarray(windows.transpose(0, 1, 2, 3, 5, 6, 4))
+    patches = patches.reshape(groups, batch * out_h * out_w, -1)
+    w = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)
+    out = np.matmul(patches, w.reshape(groups, -1, cout // groups))
     out = out.reshape(groups, batch, out_h, out_w, cout // groups).transpose(1, 0, 4, 2, 3)
     return out.reshape(batch, cout, out_h, out_w)
 
