@@ -71,7 +71,7 @@ from reference.padding import check_padding
 from reference.stem import basenet_stem, boolnet_stem, check_image, stem_features
 from reference.threshold import ThresholdUnits, threshold_slices
 
-__all__ = ["Node", "Model", "OPS", "forward", "run_node", "BN_FIELDS"]
+__all__ = ["Node", "Model", "OPS", "forward", "run_graph", "run_node", "BN_FIELDS"]
 
 BN_FIELDS = ("weight", "bias", "running_mean", "running_var")
 
@@ -403,24 +403,38 @@ class Model:
         return rows
 
 
-def forward(model: Model, image: np.ndarray, trace: bool = False,
-            progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict]:
-    """``(logits, trace)`` for a float32 image batch (NET-7); the trace is empty unless asked."""
+def run_graph(model: Model, image: np.ndarray,
+              execute: Callable[[Node, list[np.ndarray]], list], trace: bool = False,
+              progress: Callable[[str], None] | None = None,
+              traced: Callable[[str, object], np.ndarray] = lambda name, value: value,
+              label: str = "NET-7") -> tuple[np.ndarray, dict]:
+    """Run the nodes of ``model`` in their stored order with ``execute(node, inputs)``; each tensor
+    is freed after its last use, and kept (through ``traced``) when ``trace`` is asked."""
     image = check_image(image)
     expected = list(model.shapes["image"][1:])
     error_if(list(image.shape[1:]) != expected, ShapeError, "image", f"shape [N, {expected}]",
-             list(image.shape), "NET-7")
+             list(image.shape), label)
     last_use = {name: index for index, node in enumerate(model.nodes) for name in node.inputs}
     env = {"image": image}
     kept = {}
     for index, node in enumerate(model.nodes):
-        outputs = OPS[node.op].run(node, model.states[node.name], *[env[i] for i in node.inputs])
+        outputs = execute(node, [env[name] for name in node.inputs])
         env.update(zip(node.outputs, outputs, strict=True))
         if trace:
-            kept.update(zip(node.outputs, outputs, strict=True))
+            kept.update((name, traced(name, value))
+                        for name, value in zip(node.outputs, outputs, strict=True))
         for name in node.inputs:
             if last_use[name] == index and name != "image":
                 del env[name]
         if progress is not None:
             progress(node.name)
     return env["logits"], kept
+
+
+def forward(model: Model, image: np.ndarray, trace: bool = False,
+            progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict]:
+    """``(logits, trace)`` for a float32 image batch (NET-7); the trace is empty unless asked."""
+    def execute(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return OPS[node.op].run(node, model.states[node.name], *inputs)
+
+    return run_graph(model, image, execute, trace, progress)

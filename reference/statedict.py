@@ -10,7 +10,9 @@
    to tensors is rejected (:class:`~reference.errors.FormatError`). A tensor whose dtype NumPy
    cannot hold (bfloat16, float8, quantized) is a :class:`~reference.errors.DTypeError` naming its
    key in a ``.pth``; the ``safetensors`` reader refuses the whole file
-   (:class:`~reference.errors.FormatError`).
+   (:class:`~reference.errors.FormatError`). A ``.pth`` may hold the state dict under the key
+   ``network`` (the authors' training checkpoints), ``state_dict`` or ``model``, and keys that all
+   start with ``module.`` (``DataParallel``) lose that prefix.
 
 .. req:: SD-2
 
@@ -32,7 +34,10 @@ from reference.architecture import Architecture, state_dict_layout
 from reference.errors import DTypeError, FormatError, ShapeError, error_if
 from reference.modelfile import read_npz
 
-__all__ = ["load_state_dict", "check_state_dict"]
+__all__ = ["load_state_dict", "check_state_dict", "NESTED_KEYS"]
+
+#: The keys under which a ``.pth`` checkpoint may hold its state dict (SD-1).
+NESTED_KEYS = ("network", "state_dict", "model")
 
 
 def _from_torch(path: Path) -> dict:
@@ -47,8 +52,13 @@ def _from_torch(path: Path) -> dict:
         raise FormatError(str(path), "a state dict loadable with torch.load(weights_only=True)",
                           f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}",
                           "SD-1") from None
+    if isinstance(content, dict):
+        nested = [content[key] for key in NESTED_KEYS if isinstance(content.get(key), dict)]
+        content = nested[0] if nested else content
     error_if(not isinstance(content, dict), FormatError, str(path),
              "a flat mapping of key to tensor", type(content).__name__, "SD-1")
+    if content and all(isinstance(k, str) and k.startswith("module.") for k in content):
+        content = {k[len("module."):]: v for k, v in content.items()}
     arrays = {}
     for key, value in content.items():
         error_if(not isinstance(key, str) or not isinstance(value, torch.Tensor), FormatError,

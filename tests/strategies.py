@@ -59,6 +59,15 @@ def batchnorms(draw, channels: int | st.SearchStrategy[int] = st.integers(1, 4),
                      column(float32s(-64.0, 64.0) | wide_float32s()), var, eps_value)
 
 
+def random_batchnorm(rng: np.random.Generator, channels: int) -> BatchNorm:
+    """Eval-mode BN parameters with gammas of both signs."""
+    gamma = rng.uniform(0.25, 2.0, channels) * rng.choice([-1.0, 1.0], channels)
+    column = lambda values: np.asarray(values, np.float32)  # noqa: E731
+    return BatchNorm(column(gamma), column(rng.uniform(-1, 1, channels)),
+                     column(rng.uniform(-1, 1, channels)), column(rng.uniform(0.1, 2.0, channels)),
+                     1e-5)
+
+
 @dataclass(frozen=True)
 class ConvConfig:
     batch: int

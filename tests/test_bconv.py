@@ -23,9 +23,6 @@ from reference.errors import (
 )
 from reference.slices import slice_offsets
 
-# Tiny tensors: torch's intra-op threads only add overhead, and stall on a loaded machine.
-torch.set_num_threads(1)
-
 
 @st.composite
 def conv_cases(draw, max_channels: int = 6, max_size: int = 7):

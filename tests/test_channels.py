@@ -12,9 +12,6 @@ from strategies import bit_arrays
 from reference.channels import flatten_slices, shuffle_channels, split_channels
 from reference.errors import DTypeError, NonBinaryError, ShapeError
 
-# Tiny tensors: torch's intra-op threads only add overhead, and stall on a loaded machine.
-torch.set_num_threads(1)
-
 
 @st.composite
 def slice_maps(draw, even_channels: bool = False):

@@ -10,22 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from naive import ops as naive
 from naive.ops import U, batchnorm_gap, gamma_m, spec_message
+from strategies import random_batchnorm
 
 from reference.batchnorm import BatchNorm
 from reference.errors import DTypeError, NonBinaryError, NonFiniteError, ShapeError
 from reference.head import classifier, last_block_real, prelu
-
-# Tiny tensors: torch's intra-op threads only add overhead, and stall on a loaded machine.
-torch.set_num_threads(1)
-
-
-def random_batchnorm(rng: np.random.Generator, channels: int) -> BatchNorm:
-    """Eval-mode BN parameters with gammas of both signs."""
-    gamma = rng.uniform(0.25, 2.0, channels) * rng.choice([-1.0, 1.0], channels)
-    column = lambda values: np.asarray(values, np.float32)  # noqa: E731
-    return BatchNorm(column(gamma), column(rng.uniform(-1, 1, channels)),
-                     column(rng.uniform(-1, 1, channels)), column(rng.uniform(0.1, 2.0, channels)),
-                     1e-5)
 
 
 def bn_tuple(bn: BatchNorm) -> tuple:

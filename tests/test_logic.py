@@ -14,9 +14,6 @@ from reference.encoding import from_pm1
 from reference.errors import DTypeError, NonBinaryError, ShapeError
 from reference.logic import logic_or, logic_xnor
 
-# Tiny tensors: torch's intra-op threads only add overhead, and stall on a loaded machine.
-torch.set_num_threads(1)
-
 
 def authors_xnor(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     """``XNOR`` of the authors' boolnet.py."""

@@ -20,9 +20,6 @@ from reference.maxpool import binary_maxpool, real_maxpool, threshold_maxpool
 from reference.slices import slice_offsets
 from reference.threshold import GE, ThresholdUnits, canonical_unit
 
-# Tiny tensors: torch's intra-op threads only add overhead, and stall on a loaded machine.
-torch.set_num_threads(1)
-
 
 @st.composite
 def pool_windows(draw):

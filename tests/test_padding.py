@@ -12,9 +12,6 @@ from strategies import bit_arrays
 from reference.errors import DomainError, DTypeError, NonBinaryError, ShapeError
 from reference.padding import PAD_MODES, pad_bits
 
-# Tiny tensors: torch's intra-op threads only add overhead, and stall on a loaded machine.
-torch.set_num_threads(1)
-
 
 @st.composite
 def padded_maps(draw):

@@ -15,9 +15,6 @@ from strategies import float32s
 from reference.errors import DomainError, DTypeError, NonFiniteError
 from reference.slices import slice_offsets, slice_quantize
 
-# Tiny tensors: torch's intra-op threads only add overhead, and stall on a loaded machine.
-torch.set_num_threads(1)
-
 
 def authors_offsets(slices: int) -> np.ndarray:
     """The offsets of the authors' ``GhostSign(mode="uniform")``, built as its __init__ does."""

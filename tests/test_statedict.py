@@ -119,8 +119,8 @@ def test_an_object_array_in_an_npz_is_refused(tmp_path):
 
 @pytest.mark.req("SD-1")
 @pytest.mark.parametrize(("content", "tensor", "value"), [
-    ({"epoch": 3, "state_dict": {"a": torch.zeros(1)}}, "epoch", "int"),
-    ({"state_dict": {"a": torch.zeros(1)}}, "state_dict", "dict"),
+    ({"epoch": 3, "weights": {"a": torch.zeros(1)}}, "epoch", "int"),
+    ({"network": {"a": torch.zeros(1), "epoch": 3}}, "epoch", "int"),
     ({"a": torch.zeros(1), "optimizer": {"lr": 0.1}}, "optimizer", "dict"),
     ({"a": torch.zeros(1), "arch": "boolnet"}, "arch", "str"),
     ({7: torch.zeros(1)}, "7", "Tensor"),
@@ -131,6 +131,16 @@ def test_a_training_checkpoint_is_not_a_flat_state_dict(tmp_path, content, tenso
     with pytest.raises(FormatError, match=spec_message(tensor, "a string key with a tensor value",
                                                        value, "SD-1")):
         load_state_dict(path)
+
+
+@pytest.mark.req("SD-1")
+@pytest.mark.parametrize("wrapper", ["network", "state_dict", "model"])
+def test_a_nested_and_data_parallel_state_dict_is_unwrapped(tmp_path, wrapper):
+    path = tmp_path / "checkpoint.pth"
+    torch.save({wrapper: {"module.a": torch.ones(2), "module.b": torch.zeros(1)}}, path)
+    arrays = load_state_dict(path)
+    assert sorted(arrays) == ["a", "b"]
+    assert np.array_equal(arrays["a"], np.ones(2, np.float32))
 
 
 @pytest.mark.req("SD-1")

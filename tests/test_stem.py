@@ -10,28 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from naive import ops as naive
 from naive.ops import U, batchnorm_gap, gamma_m, spec_message
+from strategies import random_batchnorm
 
 from reference.batchnorm import BatchNorm
 from reference.errors import DTypeError, NonFiniteError, ShapeError
 from reference.slices import slice_offsets
 from reference.stem import basenet_stem, boolnet_stem, real_conv2d, stem_features
 
-# Tiny tensors: torch's intra-op threads only add overhead, and stall on a loaded machine.
-torch.set_num_threads(1)
-
 
 def scaled_normals(rng: np.random.Generator, shape, dtype=np.float32) -> np.ndarray:
     """Normal values times powers of two in [2**-6, 2**6], so sums round at many binades."""
     return (rng.standard_normal(shape) * 2.0 ** rng.integers(-6, 7, shape)).astype(dtype)
-
-
-def random_batchnorm(rng: np.random.Generator, channels: int) -> BatchNorm:
-    """Eval-mode BN parameters with gammas of both signs."""
-    gamma = rng.uniform(0.25, 2.0, channels) * rng.choice([-1.0, 1.0], channels)
-    column = lambda values: np.asarray(values, np.float32)  # noqa: E731
-    return BatchNorm(column(gamma), column(rng.uniform(-1, 1, channels)),
-                     column(rng.uniform(-1, 1, channels)), column(rng.uniform(0.1, 2.0, channels)),
-                     1e-5)
 
 
 def torch_batchnorm(x: torch.Tensor, bn: BatchNorm) -> torch.Tensor:

@@ -57,10 +57,9 @@ from equivalence.datapath.mvu import (
 from equivalence.datapath.permute import select_groups, shuffle, split
 from equivalence.datapath.pool_unit import threshold_pool
 from equivalence.datapath.threshold_unit import ThresholdUnit
-from reference.errors import ShapeError, error_if
 from reference.head import classifier, last_block_real, prelu
-from reference.network import Model, Node
-from reference.stem import basenet_stem, boolnet_stem, check_image, stem_features
+from reference.network import Model, Node, run_graph
+from reference.stem import basenet_stem, boolnet_stem, stem_features
 
 __all__ = ["ConvLayer", "Datapath"]
 
@@ -189,27 +188,11 @@ class Datapath:
             packed: bool = False) -> tuple[np.ndarray, dict]:
         """``(logits, trace)`` for a float32 image batch (MACH-1, MACH-2); the trace is empty
         unless asked, and in the datapath's own form with ``packed``."""
-        image = check_image(image)
-        expected = list(self.model.shapes["image"][1:])
-        error_if(list(image.shape[1:]) != expected, ShapeError, "image",
-                 f"shape [N, {expected}]", list(image.shape), "MACH-1")
-        nodes = self.model.nodes
-        last_use = {name: index for index, node in enumerate(nodes) for name in node.inputs}
-        env = {"image": image}
-        kept = {}
-        for index, node in enumerate(nodes):
-            outputs = self._node(node, [env[name] for name in node.inputs],
-                                 ("packed" if packed else "unpacked") if trace else None)
-            env.update(zip(node.outputs, outputs, strict=True))
-            if trace and packed:
-                kept.update(zip(node.outputs, outputs, strict=True))
-            elif trace:
-                kept.update((name, unpack_activations(value, name)
-                             if isinstance(value, PackedBits) else value)
-                            for name, value in zip(node.outputs, outputs, strict=True))
-            for name in node.inputs:
-                if last_use[name] == index and name != "image":
-                    del env[name]
-            if progress is not None:
-                progress(node.name)
-        return env["logits"], kept
+        mode = ("packed" if packed else "unpacked") if trace else None
+
+        def unpacked(name: str, value):
+            return unpack_activations(value, name) if isinstance(value, PackedBits) else value
+
+        return run_graph(self.model, image, lambda node, inputs: self._node(node, inputs, mode),
+                         trace, progress, (lambda name, value: value) if packed else unpacked,
+                         label="MACH-1")

@@ -10,10 +10,9 @@
 .. req:: EXPORT-2
 
    Checkpoints are read as SD-1 reads state dicts (``.pth``/``.pt`` with
-   ``torch.load(weights_only=True)``, ``.safetensors``, ``.npz``), so a pickle that would execute
-   code is refused with a :class:`~reference.errors.FormatError` and never executed. A ``.pth``
-   may also hold the state dict under the key ``network`` (the authors' training checkpoints),
-   ``state_dict`` or ``model``; keys prefixed ``module.`` (``DataParallel``) lose the prefix.
+   ``torch.load(weights_only=True)``, possibly nested under ``network``, ``state_dict`` or
+   ``model`` and with ``module.`` prefixes; ``.safetensors``; ``.npz``), so a pickle that would
+   execute code is refused with a :class:`~reference.errors.FormatError` and never executed.
 
 .. req:: EXPORT-3
 
@@ -27,21 +26,17 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 
 from reference.architecture import Architecture, architecture
 from reference.build import build_model
-from reference.errors import DTypeError, FormatError, error_if
+from reference.errors import FormatError, error_if
 from reference.network import Model
 from reference.statedict import check_state_dict, load_state_dict
 
 __all__ = ["state_dict_arrays", "export_model", "load_checkpoint", "infer_architecture",
            "torch_model"]
-
-_NESTED_KEYS = ("network", "state_dict", "model")
-
 
 def state_dict_arrays(module) -> dict[str, np.ndarray]:
     """``module.state_dict()`` as NumPy arrays (copies, on the CPU)."""
@@ -54,46 +49,8 @@ def export_model(module, arch: Architecture) -> Model:
     return build_model(arch, state_dict_arrays(module))
 
 
-def _unwrap(content: object, path: Path) -> dict:
-    if isinstance(content, dict):
-        for key in _NESTED_KEYS:
-            if isinstance(content.get(key), dict):
-                content = content[key]
-                break
-    error_if(not isinstance(content, dict), FormatError, str(path),
-             "a flat mapping of key to tensor", type(content).__name__, "EXPORT-2")
-    if content and all(isinstance(k, str) and k.startswith("module.") for k in content):
-        content = {k[len("module."):]: v for k, v in content.items()}
-    return content
-
-
-def _from_torch(path: Path) -> dict[str, np.ndarray]:
-    import torch
-
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # UnpicklingError, RuntimeError, EOFError, ...: never retried
-        message = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
-        raise FormatError(str(path), "a checkpoint loadable with torch.load(weights_only=True)",
-                          f"{type(error).__name__}: {message}", "EXPORT-2") from None
-    arrays = {}
-    for key, value in _unwrap(content, path).items():
-        error_if(not isinstance(key, str) or not isinstance(value, torch.Tensor), FormatError,
-                 f"{path}: {key}", "a string key with a tensor value", type(value).__name__,
-                 "EXPORT-2")
-        error_if(value.dtype == torch.bfloat16, DTypeError, key, "a NumPy-representable dtype",
-                 str(value.dtype), "EXPORT-2")
-        arrays[key] = value.detach().cpu().numpy().copy()
-    return arrays
-
-
 def load_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The state dict of a checkpoint file (EXPORT-2)."""
-    path = Path(path)
-    error_if(not path.is_file(), FormatError, "checkpoint", "an existing file", str(path),
-             "EXPORT-2")
-    if path.suffix.lower() in (".pth", ".pt"):
-        return _from_torch(path)
     return load_state_dict(path)
 
 
