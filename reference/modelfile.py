@@ -45,7 +45,9 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -55,7 +57,7 @@ from reference.errors import BoundError, FormatError, SpecError, error_if
 from reference.network import Model, Node
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAX_MODEL_BYTES", "save_model", "load_model",
-           "write_npz_atomic", "read_npz", "read_npy"]
+           "write_atomic", "write_npz_atomic", "read_npz", "read_npy"]
 
 FORMAT = "boolnet-spec-model"
 FORMAT_VERSION = 1
@@ -63,15 +65,15 @@ MAX_MODEL_BYTES = 4 << 30
 HEADER = "__graph__"
 
 
-def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as a compressed ``.npz`` at exactly ``path``, atomically (MODEL-5)."""
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write`` on a file that then becomes exactly ``path``, atomically (MODEL-5)."""
     path = Path(path)
     # Not a with-statement: the file must outlive its handle to be renamed.
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",  # noqa: SIM115
                                          suffix=".tmp", delete=False)
     try:
         with handle:
-            np.savez_compressed(handle, **arrays)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         umask = os.umask(0)
@@ -81,6 +83,11 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as a compressed ``.npz`` at exactly ``path``, atomically (MODEL-5)."""
+    write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
 def _check_member_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from reference.errors import DomainError
@@ -83,6 +81,8 @@ def _save_plot(rows: list[dict], title: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from reference.modelfile import write_atomic
+
     names = [row["layer"] for row in rows]
     x = range(len(rows))
     figure, (energy, traffic) = plt.subplots(2, 1, figsize=(max(8, 0.28 * len(rows)), 7),
@@ -98,20 +98,8 @@ def _save_plot(rows: list[dict], title: str, path: Path) -> None:
     traffic.legend()
     traffic.set_xticks(list(x), names, rotation=90, fontsize=7)
     figure.tight_layout()
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",  # noqa: SIM115
-                                         suffix=".tmp", delete=False)
     try:
-        with handle:
-            figure.savefig(handle, format="png", dpi=100)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(handle.name, 0o666 & ~umask)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+        write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
     finally:
         plt.close(figure)
 
