@@ -94,7 +94,7 @@ from reference.exact import exact, ge_times_sqrt
 from reference.fold import ChannelFold
 from reference.maxpool import real_maxpool
 from reference.network import OPS, Model, forward
-from reference.slices import slice_quantize
+from reference.slices import slice_offsets, slice_quantize
 from reference.stem import real_conv2d
 from reference.threshold import GE
 from reference.weights import weight_scale
@@ -478,7 +478,7 @@ class _TeacherForced:
         reference_bn = BatchNorm(bn.gamma, bn.beta, bn.mean, bn.var, eps=float(bn_module.eps),
                                  name=bn_path)
         units = self.model.states[node.name]["units"]
-        slice_offsets_ = _offsets(units.slices)
+        slice_offsets_ = slice_offsets(units.slices)
         shift = 0.0 if bias is None else bias.astype(np.float64)[None, :, None, None]
         pre = bn.exact_value(alpha.astype(np.float64)[None, :, None, None] * s_bits + shift)
         margins = np.abs(pre[:, None] + slice_offsets_.astype(np.float64)[None, :, None, None,
@@ -628,18 +628,15 @@ class _TeacherForced:
         self.rows.append(row)
 
 
-def _offsets(slices: int) -> np.ndarray:
-    from reference.slices import slice_offsets
-
-    return slice_offsets(slices)
-
-
 def _torch_logic(op: str, *values: np.ndarray) -> list[np.ndarray]:
     """The authors' formulas on PyTorch's values, ternary 0 included (LOGIC-3)."""
-    if op == "xnor":
-        return [values[0] * values[1]]
-    if op == "or":
-        return [np.clip((values[0] + 1) / 2 + (values[1] + 1) / 2, 0, 1) * 2 - 1]
+    if op in ("xnor", "or"):
+        import torch
+
+        from equivalence.pytorch.model import logic_or, logic_xnor
+
+        gate = logic_xnor if op == "xnor" else logic_or
+        return [gate(*(torch.from_numpy(np.asarray(v)) for v in values)).numpy()]
     if op == "split":
         half = values[0].shape[2] // 2
         return [values[0][:, :, :half], values[0][:, :, half:]]
