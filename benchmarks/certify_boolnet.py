@@ -30,10 +30,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from equivalence.pytorch.certify import certify
-    from equivalence.pytorch.export import export_model, torch_model
-    from reference.architecture import architecture
-    from reference.build import random_state_dict
+    from boolnet_spec.equivalence.pytorch.certify import certify
+    from boolnet_spec.equivalence.pytorch.export import export_model, torch_model
+    from boolnet_spec.reference.architecture import architecture
+    from boolnet_spec.reference.build import random_state_dict
 
     torch.set_num_threads(args.threads)
     arch = architecture(args.config)

@@ -47,10 +47,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from equivalence.datapath.machine import Datapath
-    from reference.architecture import architecture
-    from reference.build import build_model, random_state_dict
-    from reference.network import forward
+    from boolnet_spec.equivalence.datapath.machine import Datapath
+    from boolnet_spec.reference.architecture import architecture
+    from boolnet_spec.reference.build import build_model, random_state_dict
+    from boolnet_spec.reference.network import forward
 
     arch = architecture(args.config)
     model = build_model(arch, random_state_dict(arch, args.seed, batch=1))

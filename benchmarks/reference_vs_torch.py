@@ -29,9 +29,9 @@ def _peak_rss_mb() -> float:
 
 
 def _reference(config: str, state_path: str, images: np.ndarray, repeats: int, queue) -> None:
-    from reference.architecture import architecture
-    from reference.build import build_model
-    from reference.network import forward
+    from boolnet_spec.reference.architecture import architecture
+    from boolnet_spec.reference.build import build_model
+    from boolnet_spec.reference.network import forward
 
     model = build_model(architecture(config), dict(np.load(state_path)))
     times = []
@@ -45,8 +45,8 @@ def _reference(config: str, state_path: str, images: np.ndarray, repeats: int, q
 def _torch(config: str, state_path: str, images: np.ndarray, repeats: int, queue) -> None:
     import torch
 
-    from equivalence.pytorch.model import BoolNet
-    from reference.architecture import architecture
+    from boolnet_spec.equivalence.pytorch.model import BoolNet
+    from boolnet_spec.reference.architecture import architecture
 
     torch.set_num_threads(2)
     model = BoolNet(architecture(config))
@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from reference.architecture import architecture
-    from reference.build import random_state_dict
+    from boolnet_spec.reference.architecture import architecture
+    from boolnet_spec.reference.build import random_state_dict
 
     arch = architecture(args.config)
     steps = tqdm(total=3, desc="benchmark", disable=args.json, file=sys.stderr)

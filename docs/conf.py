@@ -6,7 +6,7 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path[:0] = [str(DOCS.parent), str(DOCS / "_ext")]
 
-from reference import SPEC_VERSION  # noqa: E402
+from boolnet_spec.reference import SPEC_VERSION  # noqa: E402
 
 project = "boolnet-spec"
 author = "the boolnet-spec authors"

@@ -16,7 +16,7 @@
    dilation: its first block has stride 1 and dilation 1, every further block dilation 2. Every
    conv of a block is 3x3 with ``groups = S`` (the authors' ``conv_slices = max_slices``) and
    replication padding of ``dilation`` (BoolNet) or 1 (BaseNet). ``ERROR_IF`` a stride-2 stage
-   receives an odd height or width (:class:`~reference.errors.ShapeError`): its convolution and
+   receives an odd height or width (:class:`~boolnet_spec.reference.errors.ShapeError`): its convolution and
    its downsample's pooling would disagree on the output size.
 
 .. req:: ARCH-3
@@ -60,7 +60,7 @@
    multiplies it by 0.965, and for ``0 < T <= 1`` the float32 quotient ``W / T`` keeps the sign
    of ``W`` and never underflows to zero, so ``sign(hardtanh(W / T)) = sign(W)``. (For ``T > 1`` a
    subnormal ``W`` can divide to zero.) ``ERROR_IF`` a temperature is not in ``(0, 1]``
-   (:class:`~reference.errors.DomainError`).
+   (:class:`~boolnet_spec.reference.errors.DomainError`).
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from reference.errors import DomainError, ShapeError, error_if
-from reference.slices import slice_offsets
+from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
+from boolnet_spec.reference.slices import slice_offsets
 
 __all__ = ["Architecture", "BlockPlan", "CONFIGS", "OFFICIAL_LAYOUTS", "architecture",
            "block_plans", "state_dict_layout", "read_layout", "official_layout"]

@@ -12,10 +12,10 @@
 .. req:: BN-2
 
    ``ERROR_IF`` a parameter is not a float32 array of shape ``[C]``
-   (:class:`~reference.errors.DTypeError`, :class:`~reference.errors.ShapeError`), holds NaN or an
-   infinity, or ``eps`` is not finite (:class:`~reference.errors.NonFiniteError`), or
+   (:class:`~boolnet_spec.reference.errors.DTypeError`, :class:`~boolnet_spec.reference.errors.ShapeError`), holds NaN or an
+   infinity, or ``eps`` is not finite (:class:`~boolnet_spec.reference.errors.NonFiniteError`), or
    ``var[c] + eps <= 0`` for some ``c``, decided exactly
-   (:class:`~reference.errors.DomainError`).
+   (:class:`~boolnet_spec.reference.errors.DomainError`).
 
 .. req:: BN-3
 
@@ -32,7 +32,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from reference.errors import (
+from boolnet_spec.reference.errors import (
     DomainError,
     DTypeError,
     NonFiniteError,
@@ -55,7 +55,7 @@ def check_float32(value: np.ndarray, name: str, shape: tuple[int, ...], label: s
              label)
     bad = ~np.isfinite(value)
     error_if(bool(bad.any()), NonFiniteError, name, "finite values",
-             describe(value, bad) if bad.any() else None, label)
+             lambda: describe(value, bad), label)
     return value
 
 
@@ -87,7 +87,7 @@ class BatchNorm:
         bad = np.array([Fraction(float(v)) + eps <= 0 for v in self.var], dtype=bool)
         error_if(bool(bad.any()), DomainError, f"{self.name}.running_var",
                  f"running_var + eps > 0 (eps = {float(self.eps)!r})",
-                 describe(self.var, bad) if bad.any() else None, "BN-2")
+                 lambda: describe(self.var, bad), "BN-2")
 
     @property
     def channels(self) -> int:

@@ -16,13 +16,13 @@
 .. req:: CONV-2
 
    Output size: ``Ho = floor((H + 2p - dilation*(kh - 1) - 1) / stride) + 1``, likewise ``Wo``.
-   ``ERROR_IF Ho < 1 or Wo < 1`` (:class:`~reference.errors.ShapeError`).
+   ``ERROR_IF Ho < 1 or Wo < 1`` (:class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: CONV-3
 
    ``ERROR_IF`` ``x`` or ``w`` is not a rank-4 bit tensor (ENC-5), ``Cin`` or ``Cout`` is not a
-   multiple of ``groups``, ``w.shape[1] != Cin/groups`` (:class:`~reference.errors.ShapeError`), or
-   ``stride``, ``dilation`` or ``groups`` is below 1 (:class:`~reference.errors.DomainError`), or
+   multiple of ``groups``, ``w.shape[1] != Cin/groups`` (:class:`~boolnet_spec.reference.errors.ShapeError`), or
+   ``stride``, ``dilation`` or ``groups`` is below 1 (:class:`~boolnet_spec.reference.errors.DomainError`), or
    ``n`` is outside ``[1, N_MAX]`` (ACC-3).
 
 .. req:: CONV-4
@@ -32,18 +32,18 @@
    slice ``j`` feeding group ``j``; ``g = 1`` reads slice ``S // 2`` only (for ``S = 4`` that is the
    +1/3 slice, not a symmetric middle); ``1 < g < S`` reads slices ``(S - g)//2`` up to but
    excluding ``(S + g)//2``. The selected slices are flattened slice-major (CHAN-1): channel
-   ``j*C + c``. ``ERROR_IF g < 1 or g > S`` (:class:`~reference.errors.DomainError`).
+   ``j*C + c``. ``ERROR_IF g < 1 or g > S`` (:class:`~boolnet_spec.reference.errors.DomainError`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from reference.accumulator import ACC_DTYPE, check_n
-from reference.channels import flatten_slices
-from reference.encoding import check_bits, to_pm1
-from reference.errors import DomainError, ShapeError, error_if
-from reference.padding import check_padding, pad_bits
+from boolnet_spec.reference.accumulator import ACC_DTYPE, check_n
+from boolnet_spec.reference.channels import flatten_slices
+from boolnet_spec.reference.encoding import check_bits, to_pm1
+from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
+from boolnet_spec.reference.padding import check_padding, pad_bits
 
 __all__ = ["conv_output_size", "binary_conv2d", "select_slices", "multi_slice_conv2d"]
 

@@ -21,7 +21,7 @@
 
 .. req:: BUILD-3
 
-   ``ERROR_IF`` a temperature buffer is not in ``(0, 1]`` (:class:`~reference.errors.DomainError`,
+   ``ERROR_IF`` a temperature buffer is not in ``(0, 1]`` (:class:`~boolnet_spec.reference.errors.DomainError`,
    ARCH-7). Values of ``num_batches_tracked``, of the
    temperatures and of the unused ``bn3`` and ``ghostsign2`` of the other blocks do not enter the
    model.
@@ -39,19 +39,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.architecture import Architecture, BlockPlan, block_plans, state_dict_layout
-from reference.batchnorm import DEFAULT_EPS, BatchNorm
-from reference.bconv import multi_slice_conv2d
-from reference.encoding import to_pm1
-from reference.errors import DomainError, error_if
-from reference.fold import fold_bn_sign
-from reference.maxpool import real_maxpool
-from reference.network import BN_FIELDS, Model, Node, run_node
-from reference.slices import slice_offsets
-from reference.statedict import check_state_dict
-from reference.stem import real_conv2d
-from reference.threshold import ThresholdUnits
-from reference.weights import weight_bits, weight_scale
+from boolnet_spec.reference.architecture import Architecture, BlockPlan, block_plans, state_dict_layout
+from boolnet_spec.reference.batchnorm import DEFAULT_EPS, BatchNorm
+from boolnet_spec.reference.bconv import multi_slice_conv2d
+from boolnet_spec.reference.encoding import to_pm1
+from boolnet_spec.reference.errors import DomainError, error_if
+from boolnet_spec.reference.fold import fold_bn_sign
+from boolnet_spec.reference.maxpool import real_maxpool
+from boolnet_spec.reference.network import BN_FIELDS, Model, Node, run_node
+from boolnet_spec.reference.slices import slice_offsets
+from boolnet_spec.reference.statedict import check_state_dict
+from boolnet_spec.reference.stem import real_conv2d
+from boolnet_spec.reference.threshold import ThresholdUnits
+from boolnet_spec.reference.weights import weight_bits, weight_scale
 
 __all__ = ["build_model", "random_state_dict"]
 
@@ -221,7 +221,7 @@ def _check_temperatures(state_dict: dict[str, np.ndarray]) -> None:
     for key, value in state_dict.items():
         if key.endswith(".temperature"):
             bad = not ((value > 0) & (value <= 1)).all()
-            error_if(bad, DomainError, key, "a temperature in (0, 1]", value.tolist(), "BUILD-3")
+            error_if(bad, DomainError, key, "a temperature in (0, 1]", lambda: value.tolist(), "BUILD-3")
 
 
 def build_model(arch: Architecture, state_dict: dict[str, np.ndarray]) -> Model:

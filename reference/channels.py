@@ -10,22 +10,22 @@ Binary activations travel as ``[N, S, C, H, W]``: ``S`` slices of ``C`` channels
 .. req:: CHAN-2
 
    Feature-reuse split: ``split_channels(x) = (x[:, :, :C/2], x[:, :, C/2:])`` along the channel
-   axis of every slice. ``ERROR_IF C`` is odd (:class:`~reference.errors.ShapeError`).
+   axis of every slice. ``ERROR_IF C`` is odd (:class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: CHAN-3
 
    Channel shuffle: ``shuffle_channels(z1, z2)`` with ``z1``, ``z2`` of one shape
    ``[N, S, C, H, W]`` returns ``out[N, S, 2C, H, W]`` with ``out[:, :, 2c] = z1[:, :, c]`` and
    ``out[:, :, 2c + 1] = z2[:, :, c]`` (concatenation on a new axis, transpose, flatten).
-   ``ERROR_IF`` the shapes differ or are not rank 5 (:class:`~reference.errors.ShapeError`).
+   ``ERROR_IF`` the shapes differ or are not rank 5 (:class:`~boolnet_spec.reference.errors.ShapeError`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from reference.encoding import check_bits
-from reference.errors import ShapeError, error_if
+from boolnet_spec.reference.encoding import check_bits
+from boolnet_spec.reference.errors import ShapeError, error_if
 
 __all__ = ["flatten_slices", "split_channels", "shuffle_channels"]
 

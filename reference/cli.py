@@ -1,4 +1,4 @@
-"""The ``boolnet-spec`` command line."""
+"""The reference layer's commands: ``fold``, ``build``, ``run`` and ``info``."""
 
 from __future__ import annotations
 
@@ -12,16 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-from reference import SPEC_VERSION
-from reference.accumulator import check_n
-from reference.batchnorm import DEFAULT_EPS, BatchNorm
-from reference.errors import DomainError, NonFiniteError, SpecError, error_if
-from reference.exact import round_to_float32
-from reference.fold import fold_bn_sign
-from reference.slices import slice_offsets
-from reference.threshold import GE
+from boolnet_spec.reference.accumulator import check_n
+from boolnet_spec.reference.batchnorm import DEFAULT_EPS, BatchNorm
+from boolnet_spec.reference.commandline import (
+    add_forward_arguments,
+    check_output,
+    format_table,
+    forward_command,
+    print_json,
+)
+from boolnet_spec.reference.errors import DomainError, NonFiniteError, SpecError, error_if
+from boolnet_spec.reference.exact import round_to_float32
+from boolnet_spec.reference.fold import fold_bn_sign
+from boolnet_spec.reference.slices import slice_offsets
+from boolnet_spec.reference.threshold import GE
 
-__all__ = ["main", "build_parser"]
+__all__ = ["register", "float32_from_decimal", "binary64_from_decimal"]
 
 
 DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -82,7 +88,7 @@ def fold_command(args: argparse.Namespace) -> int:
     rows = [{"offset": float(offset), "cmp": ">=" if units.polarity[j, 0] == GE else "<=",
              "t": int(units.threshold[j, 0])} for j, offset in enumerate(offsets)]
     if args.json:
-        print(json.dumps({"n": args.n, "slices": rows}))
+        print_json({"n": args.n, "slices": rows})
         return 0
     print(f"n = {args.n}: s in D_n = {{-{args.n}, -{args.n}+2, ..., {args.n}}}")
     print(f"{'slice':>5}  {'offset':>22}  {'cmp':>3}  {'t':>6}  bit")
@@ -92,15 +98,6 @@ def fold_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_output(path: str, flag: str = "-o") -> Path:
-    """An output path in an existing directory, checked before any work (MODEL-5)."""
-    out = Path(path)
-    error_if(not out.parent.is_dir(), DomainError, flag, "a path in an existing directory",
-             str(out), "MODEL-5")
-    error_if(out.is_dir(), DomainError, flag, "a file path, not a directory", str(out), "MODEL-5")
-    return out
-
-
 def integers(text: str, flag: str) -> tuple[int, ...]:
     error_if(not re.fullmatch(r"\d+(,\d+)*", text.strip()), DomainError, flag,
              "comma-separated positive integers", repr(text), "ARCH-1")
@@ -108,10 +105,11 @@ def integers(text: str, flag: str) -> tuple[int, ...]:
 
 
 def build_command(args: argparse.Namespace) -> int:
-    from reference.architecture import architecture
-    from reference.build import build_model, random_state_dict
-    from reference.modelfile import save_model, write_npz_atomic
-    from reference.statedict import load_state_dict
+    from boolnet_spec.reference.architecture import architecture
+    from boolnet_spec.reference.build import build_model, random_state_dict
+    from boolnet_spec.reference.modelfile import save_model
+    from boolnet_spec.reference.safe_io import write_npz_atomic
+    from boolnet_spec.reference.statedict import load_state_dict
 
     out = check_output(args.output)
     export = check_output(args.export_state_dict, "--export-state-dict") \
@@ -141,65 +139,42 @@ def build_command(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from boolnet_spec.reference.network import forward
 
-    from reference.modelfile import load_model, read_npy, write_npz_atomic
-    from reference.network import forward
-
-    out = check_output(args.output)
-    model = load_model(args.model)
-    images = read_npy(args.input, "--input")
-    with tqdm(total=len(model.nodes), desc="run", unit="node", disable=None,
-              file=sys.stderr) as bar:
-        logits, trace = forward(model, images, trace=args.trace,
-                                progress=lambda name: bar.update())
-    write_npz_atomic(out, {"logits": logits, **trace})
-    top1 = logits.argmax(axis=1).tolist()
-    if args.json:
-        print(json.dumps({"output": str(out), "logits_shape": list(logits.shape), "top1": top1,
-                          "trace": sorted(trace)}))
-    else:
-        print(f"wrote {out}: logits {list(logits.shape)}"
-              + (f" and {len(trace)} traced tensors" if trace else "") + f"; top-1 {top1}")
-    return 0
+    return forward_command(args, "run", lambda model: lambda images, **kw: forward(model, images,
+                                                                                      **kw))
 
 
-INFO_COLUMNS = (("layer", 22), ("input", 18), ("output", 18), ("k", 5), ("st", 3), ("dil", 3),
-                ("g", 3), ("pool", 4), ("n", 6), ("acc range", 14), ("S", 2), ("units", 6),
-                ("const", 5), ("weight bits", 11), ("act bits", 9))
+INFO_COLUMNS = (
+    ("layer", 22, "layer"), ("input", 18, lambda r: "x".join(map(str, r["input"]))),
+    ("output", 18, lambda r: "x".join(map(str, r["output"]))),
+    ("k", 5, lambda r: "x".join(map(str, r["kernel"]))), ("st", 3, "stride"),
+    ("dil", 3, "dilation"), ("g", 3, "groups"), ("pool", 4, "pool"), ("n", 6, "n"),
+    ("acc range", 14, lambda r: f"[{-r['n']}, {r['n']}]"), ("S", 2, "slices"),
+    ("units", 6, "threshold_units"), ("const", 5, "constant_units"),
+    ("weight bits", 11, "weight_bits"), ("act bits", 9, "activation_bits"))
 
 
 def info_command(args: argparse.Namespace) -> int:
-    from reference.modelfile import load_model
+    from boolnet_spec.reference.modelfile import load_model
 
     model = load_model(args.model)
     layers = model.layers()
     if args.json:
-        print(json.dumps({"architecture": model.architecture.to_json(), "layers": layers}))
+        print_json({"architecture": model.architecture.to_json(), "layers": layers})
         return 0
     arch = model.architecture
     print(f"{arch.name}: {arch.family}, S = {arch.slices}, widths {list(arch.widths)}, blocks "
           f"{list(arch.blocks)}, {arch.image_size}x{arch.image_size}, {arch.classes} classes")
-    print("  ".join(f"{title:>{width}}" for title, width in INFO_COLUMNS))
-    for row in layers:
-        cells = (row["layer"], "x".join(map(str, row["input"])),
-                 "x".join(map(str, row["output"])), "x".join(map(str, row["kernel"])),
-                 row["stride"], row["dilation"], row["groups"], row["pool"], row["n"],
-                 f"[{-row['n']}, {row['n']}]", row["slices"], row["threshold_units"],
-                 row["constant_units"], row["weight_bits"], row["activation_bits"])
-        print("  ".join(f"{cell!s:>{width}}" for cell, (_, width) in zip(cells, INFO_COLUMNS,
-                                                                         strict=True)))
+    print(format_table(layers, INFO_COLUMNS))
     print(f"total: {sum(r['weight_bits'] for r in layers)} weight bits, "
           f"{sum(r['threshold_units'] for r in layers)} threshold units "
           f"({sum(r['constant_units'] for r in layers)} constant)")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="boolnet-spec",
-                                     description="The BoolNet bit-level reference specification.")
-    parser.add_argument("--version", action="version", version=f"boolnet-spec {SPEC_VERSION}")
-    commands = parser.add_subparsers(dest="command", required=True)
+def register(commands) -> None:
+    """Add ``fold``, ``build``, ``run`` and ``info`` to the ``boolnet-spec`` parser."""
 
     fold = commands.add_parser(
         "fold", help="print the threshold units of one BatchNorm channel",
@@ -221,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     fold.add_argument("--json", action="store_true", help="machine-readable output")
     fold.set_defaults(handler=fold_command)
 
-    from reference.architecture import CONFIGS
+    from boolnet_spec.reference.architecture import CONFIGS
 
     build = commands.add_parser(
         "build", help="fold float parameters into a model file",
@@ -245,41 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a model file on images",
                               description="Reference forward pass of a model file.")
-    run.add_argument("model", help="model file")
-    run.add_argument("--input", required=True, help="float32 images [N, 3, H, W] (.npy)")
-    run.add_argument("-o", "--output", required=True, help=".npz file with logits (and trace)")
-    run.add_argument("--trace", action="store_true", help="also write every named tensor")
-    run.add_argument("--json", action="store_true", help="machine-readable summary")
+    add_forward_arguments(run)
     run.set_defaults(handler=run_command)
 
     info = commands.add_parser("info", help="per-layer table of a model file")
     info.add_argument("model", help="model file")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(handler=info_command)
-    # The other packages' commands; their heavy imports (z3, torch) wait until a command runs.
-    from equivalence.datapath.cli import register_datapath
-    from equivalence.pytorch.cli import register as register_pytorch
-    from spec.prove_cli import register as register_prove
-
-    register_prove(commands)
-    register_pytorch(commands)
-    register_datapath(commands)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except SpecError as error:
-        print(f"boolnet-spec {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        # A reader such as `head` closed the pipe: stop quietly, like other Unix tools.
-        sys.stderr.close()
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

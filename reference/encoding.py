@@ -15,7 +15,7 @@ holding -1.0 and +1.0; the specification carries them as bits.
 
 .. req:: ENC-3
 
-   ``ERROR_IF`` the argument of ``sign`` is NaN (:class:`~reference.errors.NonFiniteError`).
+   ``ERROR_IF`` the argument of ``sign`` is NaN (:class:`~boolnet_spec.reference.errors.NonFiniteError`).
    Infinities are ordered values: ``sign(+inf) = +1``, ``sign(-inf) = -1``.
 
 .. req:: ENC-4
@@ -23,20 +23,20 @@ holding -1.0 and +1.0; the specification carries them as bits.
    Deviation from the authors' code, which uses ``torch.sign`` and so maps an exact 0 to 0, a third
    value that then propagates through XNOR and OR. A ternary value is never a valid activation:
    converting a +-1 tensor that holds 0 (or anything but -1 and +1) to bits is ``ERROR_IF``
-   (:class:`~reference.errors.NonBinaryError`).
+   (:class:`~boolnet_spec.reference.errors.NonBinaryError`).
 
 .. req:: ENC-5
 
    ``ERROR_IF`` a bit tensor has a dtype other than ``uint8``
-   (:class:`~reference.errors.DTypeError`) or holds a value other than 0 and 1
-   (:class:`~reference.errors.NonBinaryError`).
+   (:class:`~boolnet_spec.reference.errors.DTypeError`) or holds a value other than 0 and 1
+   (:class:`~boolnet_spec.reference.errors.NonBinaryError`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from reference.errors import DTypeError, NonBinaryError, NonFiniteError, describe, error_if
+from boolnet_spec.reference.errors import DTypeError, NonBinaryError, NonFiniteError, describe, error_if
 
 __all__ = ["BIT_DTYPE", "check_bits", "to_pm1", "from_pm1", "sign_bit"]
 
@@ -50,7 +50,7 @@ def check_bits(bits: np.ndarray, name: str) -> np.ndarray:
     error_if(bits.dtype != BIT_DTYPE, DTypeError, name, "dtype uint8 holding bits",
              bits.dtype, "ENC-5")
     if bits.size and bits.max() > 1:
-        error_if(True, NonBinaryError, name, "bits in {0, 1}", describe(bits, bits > 1), "ENC-5")
+        error_if(True, NonBinaryError, name, "bits in {0, 1}", lambda: describe(bits, bits > 1), "ENC-5")
     return bits
 
 
@@ -68,7 +68,7 @@ def from_pm1(values: np.ndarray, name: str = "values") -> np.ndarray:
         zero = values[tuple(np.argwhere(bad)[0])] == 0
         bound = "values in {-1, +1} (the ternary 0 of torch.sign is not an activation)" if zero \
             else "values in {-1, +1}"
-        error_if(True, NonBinaryError, name, bound, describe(values, bad), "ENC-4")
+        error_if(True, NonBinaryError, name, bound, lambda: describe(values, bad), "ENC-4")
     return (values == 1).astype(BIT_DTYPE)
 
 
@@ -77,5 +77,5 @@ def sign_bit(y: np.ndarray, name: str = "y") -> np.ndarray:
     y = np.asarray(y)
     nan = np.isnan(y)
     error_if(bool(nan.any()), NonFiniteError, name, "no NaN in the argument of sign",
-             describe(y, nan) if nan.any() else None, "ENC-3")
+             lambda: describe(y, nan), "ENC-3")
     return (y >= 0).astype(BIT_DTYPE)

@@ -14,9 +14,31 @@
    infinity where a finite number is required), :class:`DomainError` (a finite value outside its
    admissible set, e.g. ``var + eps <= 0``), :class:`BoundError` (a size beyond an implementation
    bound, e.g. the Int16 accumulator bound) and :class:`FormatError` (a malformed file).
+   :class:`UsageError` is a command line that asks for something impossible (conflicting or
+   unknown options); :class:`InternalError` is a failed self-check of this suite, never the
+   user's fault.
+
+.. req:: ERR-3
+
+   Exit codes, the same for every ``boolnet-spec`` command:
+
+   - ``0``: everything holds;
+   - ``1``: a finding: a mismatch, a counterexample, ``not-foldable``, ``unknown`` or an unproved
+     theorem, or a failed conformance case (an implementation that wrote a wrong or missing
+     output included);
+   - ``2``: bad input or usage (every :class:`SpecError`), as one line on stderr;
+   - ``3``: an internal error (:class:`InternalError` or any unexpected exception), with a hint
+     to report it.
+
+.. req:: ERR-4
+
+   A check costs nothing when it passes: :func:`error_if` evaluates a message part that is a
+   callable only when the condition holds.
 """
 
 from __future__ import annotations
+
+import types
 
 import numpy as np
 
@@ -29,6 +51,12 @@ __all__ = [
     "DomainError",
     "BoundError",
     "FormatError",
+    "UsageError",
+    "InternalError",
+    "EXIT_OK",
+    "EXIT_FINDING",
+    "EXIT_INPUT",
+    "EXIT_INTERNAL",
     "error_if",
     "describe",
 ]
@@ -76,11 +104,30 @@ class FormatError(SpecError):
     """A model or parameter file that is malformed, truncated or not what it claims to be."""
 
 
+class UsageError(SpecError):
+    """A command line that asks for something impossible: conflicting or unknown options."""
+
+
+class InternalError(RuntimeError):
+    """A self-check of this suite failed: a bug in boolnet-spec, not in the input (ERR-3)."""
+
+    def __init__(self, what: str):
+        super().__init__(f"internal error: {what}; please report it to the boolnet-spec "
+                         "maintainers with the command that produced it")
+
+
+EXIT_OK, EXIT_FINDING, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
 def error_if(condition: bool, error: type[SpecError], tensor: str, bound: str, value: object,
              label: str) -> None:
-    """TOSA's ``ERROR_IF``: raise ``error`` when ``condition`` holds."""
+    """TOSA's ``ERROR_IF``: raise ``error`` when ``condition`` holds.
+
+    ``bound`` and ``value`` may be zero-argument callables, evaluated only then (ERR-4)."""
     if condition:
-        raise error(tensor, bound, value, label)
+        lazy = types.FunctionType
+        raise error(tensor, bound() if isinstance(bound, lazy) else bound,
+                    value() if isinstance(value, lazy) else value, label)
 
 
 def describe(array: np.ndarray, mask: np.ndarray) -> str:

@@ -11,7 +11,7 @@ operation ever decides a bit.
    the weight scale ``alpha[C]`` (float32, WB-2); the conv bias ``b[C]`` (float32, 0 when the conv
    has none); the slice offsets ``o[S]`` (float32, SLICE-1). ``ERROR_IF`` any of them is not a
    finite float32 array of its shape, or some ``alpha[c] <= 0``
-   (:class:`~reference.errors.DomainError`), plus the checks of BN-2 and ACC-3.
+   (:class:`~boolnet_spec.reference.errors.DomainError`), plus the checks of BN-2 and ACC-3.
 
 .. req:: FOLD-2
 
@@ -67,12 +67,12 @@ from fractions import Fraction
 
 import numpy as np
 
-from reference.accumulator import ACC_DTYPE, check_n
-from reference.batchnorm import BatchNorm, check_float32
-from reference.encoding import BIT_DTYPE
-from reference.errors import DomainError, ShapeError, error_if
-from reference.exact import exact, ge_times_sqrt
-from reference.threshold import GE, LE, ThresholdUnits, canonical_unit
+from boolnet_spec.reference.accumulator import ACC_DTYPE, check_n
+from boolnet_spec.reference.batchnorm import BatchNorm, check_float32
+from boolnet_spec.reference.encoding import BIT_DTYPE
+from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
+from boolnet_spec.reference.exact import exact, ge_times_sqrt
+from boolnet_spec.reference.threshold import GE, LE, ThresholdUnits, canonical_unit
 
 __all__ = ["ChannelFold", "fold_bn_sign", "bn_sign_exact"]
 
@@ -144,7 +144,7 @@ def _check_inputs(bn: BatchNorm, alpha, bias, offsets) -> tuple[np.ndarray, ...]
     alpha = check_float32(alpha, f"{bn.name} alpha", channels, "FOLD-1")
     bad = alpha <= 0
     error_if(bool(bad.any()), DomainError, f"{bn.name} alpha", "alpha > 0",
-             f"{alpha[bad][0]!r} for channel {int(np.argmax(bad))}" if bad.any() else None,
+             lambda: f"{alpha[bad][0]!r} for channel {int(np.argmax(bad))}",
              "FOLD-1")
     bias = np.zeros(channels, np.float32) if bias is None else bias
     bias = check_float32(bias, f"{bn.name} conv bias", channels, "FOLD-1")

@@ -25,8 +25,8 @@ float32 parameters; sums (average pool, linear layer) are in an implementation-d
 .. req:: HEAD-4
 
    ``ERROR_IF`` a parameter is not a finite float32 array of its shape
-   (:class:`~reference.errors.DTypeError`, :class:`~reference.errors.ShapeError`,
-   :class:`~reference.errors.NonFiniteError`), or ``s2`` is not int16 of the shape of one slice of
+   (:class:`~boolnet_spec.reference.errors.DTypeError`, :class:`~boolnet_spec.reference.errors.ShapeError`,
+   :class:`~boolnet_spec.reference.errors.NonFiniteError`), or ``s2`` is not int16 of the shape of one slice of
    ``x``.
 """
 
@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.accumulator import ACC_DTYPE
-from reference.batchnorm import BatchNorm, check_float32
-from reference.encoding import to_pm1
-from reference.errors import DTypeError, ShapeError, error_if
+from boolnet_spec.reference.accumulator import ACC_DTYPE
+from boolnet_spec.reference.batchnorm import BatchNorm, check_float32
+from boolnet_spec.reference.encoding import to_pm1
+from boolnet_spec.reference.errors import DTypeError, ShapeError, error_if
 
 __all__ = ["last_block_real", "prelu", "classifier"]
 

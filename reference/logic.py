@@ -13,7 +13,7 @@
 .. req:: LOGIC-3
 
    ``ERROR_IF`` the operands are not bit tensors (ENC-5) of one shape; there is no broadcasting
-   (:class:`~reference.errors.ShapeError`). The authors' formulas on the ternary 0 of
+   (:class:`~boolnet_spec.reference.errors.ShapeError`). The authors' formulas on the ternary 0 of
    ``torch.sign`` (``XNOR(0, r) = 0``, ``OR(0, -1) = 0``, ``OR(0, +1) = +1``, ``OR(0, 0) = +1``)
    have no counterpart: a ternary value is never an activation (ENC-4).
 """
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.encoding import BIT_DTYPE, check_bits
-from reference.errors import ShapeError, error_if
+from boolnet_spec.reference.encoding import BIT_DTYPE, check_bits
+from boolnet_spec.reference.errors import ShapeError, error_if
 
 __all__ = ["logic_xnor", "logic_or"]
 

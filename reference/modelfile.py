@@ -4,7 +4,7 @@
 
    A model file is a ZIP archive in NumPy's ``.npz`` layout. Every member is a ``.npy`` array of a
    numeric dtype; no member is ever unpickled (``np.load(allow_pickle=False)``), so a file that
-   holds a pickle, or an object array, is rejected (:class:`~reference.errors.FormatError`). The
+   holds a pickle, or an object array, is rejected (:class:`~boolnet_spec.reference.errors.FormatError`). The
    member ``__graph__`` is a ``uint8`` vector holding the UTF-8 JSON header.
 
 .. req:: MODEL-2
@@ -15,7 +15,7 @@
    ``nodes``: a list of objects with ``name``, ``op`` (NET-2 to NET-5), ``inputs`` and ``outputs``
    (tensor names), ``attrs`` (operation attributes; BatchNorm ``eps`` values are JSON numbers read
    as binary64) and ``arrays`` (role to member name). ``ERROR_IF`` the format or version differs or
-   a field is missing or of the wrong type (:class:`~reference.errors.FormatError`).
+   a field is missing or of the wrong type (:class:`~boolnet_spec.reference.errors.FormatError`).
 
 .. req:: MODEL-3
 
@@ -28,8 +28,8 @@
 .. req:: MODEL-4
 
    ``ERROR_IF`` the archive's members would expand beyond ``MAX_MODEL_BYTES`` (4 GiB) in memory
-   (:class:`~reference.errors.BoundError`), or a member's ``.npy`` header declares another number
-   of data bytes than the ZIP directory stores for it (:class:`~reference.errors.FormatError`),
+   (:class:`~boolnet_spec.reference.errors.BoundError`), or a member's ``.npy`` header declares another number
+   of data bytes than the ZIP directory stores for it (:class:`~boolnet_spec.reference.errors.FormatError`),
    both checked from the ZIP directory and the ``.npy`` headers before any array is read.
 
 .. req:: MODEL-5
@@ -43,123 +43,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import zipfile
-from collections.abc import Callable
-from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
-from reference import SPEC_VERSION
-from reference.architecture import Architecture
-from reference.errors import BoundError, FormatError, SpecError, error_if
-from reference.network import Model, Node
+from boolnet_spec.reference import SPEC_VERSION
+from boolnet_spec.reference.architecture import Architecture
+from boolnet_spec.reference.errors import FormatError, SpecError, error_if
+from boolnet_spec.reference.network import Model, Node
+from boolnet_spec.reference.safe_io import MAX_MODEL_BYTES, read_npz, write_npz_atomic
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_MODEL_BYTES", "save_model", "load_model",
-           "write_atomic", "write_npz_atomic", "read_npz", "read_npy"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_MODEL_BYTES", "save_model", "load_model"]
 
 FORMAT = "boolnet-spec-model"
 FORMAT_VERSION = 1
-MAX_MODEL_BYTES = 4 << 30
 HEADER = "__graph__"
-
-
-def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a file that then becomes exactly ``path``, atomically (MODEL-5)."""
-    path = Path(path)
-    # Not a with-statement: the file must outlive its handle to be renamed.
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",  # noqa: SIM115
-                                         suffix=".tmp", delete=False)
-    try:
-        with handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(handle.name, 0o666 & ~umask)  # a temporary file is private; the result is not
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
-def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as a compressed ``.npz`` at exactly ``path``, atomically (MODEL-5)."""
-    write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))
-
-
-def _check_member_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> None:
-    """A member's ``.npy`` header must describe exactly the bytes the ZIP directory declares
-    (MODEL-4), so a lying header is caught before any array is allocated."""
-    name = f"{what} member {info.filename.removesuffix('.npy')}"
-    with archive.open(info) as member:
-        try:
-            version = np.lib.format.read_magic(member)
-            readers = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}
-            if version not in readers:
-                raise ValueError(f".npy format version {version}")
-            shape, _, dtype = readers[version](member)
-        except (ValueError, OSError, EOFError) as error:
-            raise FormatError(name, "a .npy array", str(error), "MODEL-1") from None
-        header = member.tell()
-    if dtype.hasobject:
-        raise FormatError(name, "numeric arrays only (no pickle, no object arrays)", str(dtype),
-                          "MODEL-1")
-    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    error_if(declared != info.file_size - header, FormatError, name,
-             f"{info.file_size - header} data bytes as stored", f"a header declaring {declared}",
-             "MODEL-4")
-
-
-def read_npz(path: str | os.PathLike, what: str,
-             limit: int = MAX_MODEL_BYTES) -> dict[str, np.ndarray]:
-    """Every member of an ``.npz`` file, never unpickling (MODEL-1, MODEL-4)."""
-    path = Path(path)
-    error_if(not path.is_file(), FormatError, what, "an existing file", str(path), "MODEL-1")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            total = sum(info.file_size for info in archive.infolist())
-            error_if(total > limit, BoundError, what, f"at most {limit} bytes of arrays", total,
-                     "MODEL-4")
-            for info in archive.infolist():
-                _check_member_header(archive, info, what)
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise FormatError(what, "an .npz (ZIP) archive", f"{path}: {error}", "MODEL-1") from None
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except ValueError as error:
-        raise FormatError(what, "numeric arrays only (no pickle, no object arrays)",
-                          f"{path}: {error}", "MODEL-1") from None
-    # MemoryError: a member's .npy header can claim a shape far beyond its ZIP size.
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, MemoryError) as error:
-        raise FormatError(what, "a complete .npz archive", f"{path}: {error!r}", "MODEL-1") \
-            from None
-    for name, value in arrays.items():
-        # np.load returns the raw bytes of a member that is not a .npy array.
-        error_if(not isinstance(value, np.ndarray) or value.dtype.kind not in "biufc",
-                 FormatError, f"{what} member {name}", "a .npy array of a numeric dtype",
-                 type(value).__name__ if not isinstance(value, np.ndarray) else value.dtype,
-                 "MODEL-1")
-    return arrays
-
-
-def read_npy(path: str | os.PathLike, what: str) -> np.ndarray:
-    """One ``.npy`` array, never unpickling (MODEL-1)."""
-    path = Path(path)
-    error_if(not path.is_file(), FormatError, what, "an existing .npy file", str(path), "MODEL-1")
-    try:
-        value = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise FormatError(what, "a .npy array of a numeric dtype (no pickle)",
-                          f"{path}: {error}", "MODEL-1") from None
-    if not isinstance(value, np.ndarray):  # np.load opens an .npz archive too
-        value.close()
-        raise FormatError(what, "a .npy array, not an .npz archive", str(path), "MODEL-1")
-    return value
 
 
 def _field(header: dict, key: str, kind: type | tuple[type, ...]):

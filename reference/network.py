@@ -33,7 +33,7 @@ the authors' model.
    ``head`` (``bits`` to ``acc``, ``real`` and ``logits``): the last block's second convolution
    (read per CONV-4), HEAD-1 on its accumulators and its input bits, then HEAD-2 and HEAD-3. The
    convolution keeps the input's channels and size (``ERROR_IF`` not,
-   :class:`~reference.errors.ShapeError`).
+   :class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: NET-6
 
@@ -47,7 +47,7 @@ the authors' model.
 .. req:: NET-7
 
    Forward pass: nodes run in their stored order on a float32 image batch of the architecture's
-   size (``ERROR_IF`` another size, :class:`~reference.errors.ShapeError`); the result is the
+   size (``ERROR_IF`` another size, :class:`~boolnet_spec.reference.errors.ShapeError`); the result is the
    ``logits`` tensor, and the trace is every named tensor the nodes produce.
 """
 
@@ -58,18 +58,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference.architecture import Architecture, stem_output_size
-from reference.batchnorm import BatchNorm, check_float32
-from reference.bconv import binary_conv2d, conv_output_size, multi_slice_conv2d
-from reference.channels import flatten_slices, shuffle_channels, split_channels
-from reference.encoding import check_bits
-from reference.errors import DomainError, FormatError, ShapeError, SpecError, error_if
-from reference.head import classifier, last_block_real, prelu
-from reference.logic import logic_or, logic_xnor
-from reference.maxpool import threshold_maxpool
-from reference.padding import check_padding
-from reference.stem import basenet_stem, boolnet_stem, check_image, stem_features
-from reference.threshold import ThresholdUnits, threshold_slices
+from boolnet_spec.reference.architecture import Architecture, stem_output_size
+from boolnet_spec.reference.batchnorm import BatchNorm, check_float32
+from boolnet_spec.reference.bconv import binary_conv2d, conv_output_size, multi_slice_conv2d
+from boolnet_spec.reference.channels import flatten_slices, shuffle_channels, split_channels
+from boolnet_spec.reference.encoding import check_bits
+from boolnet_spec.reference.errors import DomainError, FormatError, ShapeError, SpecError, error_if
+from boolnet_spec.reference.head import classifier, last_block_real, prelu
+from boolnet_spec.reference.logic import logic_or, logic_xnor
+from boolnet_spec.reference.maxpool import threshold_maxpool
+from boolnet_spec.reference.padding import check_padding
+from boolnet_spec.reference.stem import basenet_stem, boolnet_stem, check_image, stem_features
+from boolnet_spec.reference.threshold import ThresholdUnits, threshold_slices
 
 __all__ = ["Node", "Model", "OPS", "forward", "run_graph", "run_node", "BN_FIELDS"]
 
@@ -104,7 +104,7 @@ class _Context:
 
     def member(self, role: str) -> str:
         error_if(role not in self.node.arrays, FormatError, f"node {self.node.name}",
-                 f"an array for role {role!r}", sorted(self.node.arrays), "NET-6")
+                 f"an array for role {role!r}", lambda: sorted(self.node.arrays), "NET-6")
         return self.node.arrays[role]
 
     def array(self, role: str) -> np.ndarray:
@@ -279,7 +279,7 @@ def _infer_head(ctx: _Context, x: Shape) -> tuple[list[Shape], dict]:
              "fc.weight": ctx.float32("fc.weight", (classes, channels)),
              "fc.bias": ctx.float32("fc.bias", (classes,))}
     error_if(bool((state["alpha"] <= 0).any()), DomainError, ctx.member("alpha"), "alpha > 0",
-             state["alpha"].min(), "NET-5")
+             lambda: state["alpha"].min(), "NET-5")
     return [("acc", channels, height, width), ("real", channels, height, width),
             ("logits", classes)], state
 
@@ -342,7 +342,7 @@ class Model:
             error_if(node.name in self.states, FormatError, f"node {node.name}",
                      "a node name used once", "a repeated name", "NET-6")
             op = OPS.get(node.op)
-            error_if(op is None, FormatError, f"node {node.name}", f"an op in {sorted(OPS)}",
+            error_if(op is None, FormatError, f"node {node.name}", lambda: f"an op in {sorted(OPS)}",
                      repr(node.op), "NET-6")
             error_if(len(node.inputs) != op.arity or len(node.outputs) != op.outputs,
                      FormatError, f"node {node.name}",
@@ -366,7 +366,7 @@ class Model:
         error_if(bool(extra), FormatError, extra[0] if extra else "", "only arrays used by a node",
                  f"{len(extra)} unused array(s): {extra[:5]}", "NET-6")
         error_if(self.shapes.get("logits", ("",))[0] != "logits", FormatError, "graph",
-                 "a node producing 'logits'", sorted(self.shapes)[:5], "NET-6")
+                 "a node producing 'logits'", lambda: sorted(self.shapes)[:5], "NET-6")
         error_if(self.shapes["logits"][1] != self.architecture.classes, ShapeError, "logits",
                  f"{self.architecture.classes} classes (the architecture's)",
                  self.shapes["logits"][1], "NET-6")

@@ -18,15 +18,15 @@ bit: 0 is neither +1 nor -1.
 
    ``none``: no padding; ``ERROR_IF p != 0``. ``ERROR_IF`` the mode is none of ``replicate``,
    ``one``, ``none`` (zero padding is not expressible on bits) or ``p < 0``
-   (:class:`~reference.errors.DomainError`).
+   (:class:`~boolnet_spec.reference.errors.DomainError`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from reference.encoding import check_bits
-from reference.errors import DomainError, ShapeError, error_if
+from boolnet_spec.reference.encoding import check_bits
+from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
 
 __all__ = ["PAD_MODES", "pad_bits", "check_padding"]
 

@@ -11,7 +11,7 @@ ordered offsets the bits form a thermometer code of ``x``.
    and the product is rounded to binary64, then to float32. For ``S = 4``:
    ``fl32(-2/3), fl32(-1/3), fl32(1/3), fl32(2/3)``. (The paper writes ``+-2n/k``; the code's values
    are normative.) ``ERROR_IF S < 1`` or ``S`` is odd and above 1
-   (:class:`~reference.errors.DomainError`).
+   (:class:`~boolnet_spec.reference.errors.DomainError`).
 
 .. req:: SLICE-2
 
@@ -19,8 +19,8 @@ ordered offsets the bits form a thermometer code of ``x``.
    ``o[S]`` returns bits ``out[N, S, C, H, W]`` with ``out[:, j] = [z + o_j >= 0]`` decided on the
    exact values (the sum is never rounded): ``[z >= -o_j]``. Any ``z[N, ...]`` of rank at least 1
    gives ``out[N, S, ...]``. ``ERROR_IF z`` holds NaN (ENC-3), is not a float tensor
-   (:class:`~reference.errors.DTypeError`) or has rank 0, or ``o`` is not a non-empty float32
-   vector (:class:`~reference.errors.ShapeError`).
+   (:class:`~boolnet_spec.reference.errors.DTypeError`) or has rank 0, or ``o`` is not a non-empty float32
+   vector (:class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: SLICE-3
 
@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.batchnorm import check_float32
-from reference.encoding import BIT_DTYPE
-from reference.errors import (
+from boolnet_spec.reference.batchnorm import check_float32
+from boolnet_spec.reference.encoding import BIT_DTYPE
+from boolnet_spec.reference.errors import (
     DomainError,
     DTypeError,
     NonFiniteError,
@@ -66,7 +66,7 @@ def slice_quantize(z: np.ndarray, offsets: np.ndarray, name: str = "z") -> np.nd
              z.dtype, "SLICE-2")
     nan = np.isnan(z)
     error_if(bool(nan.any()), NonFiniteError, name, "no NaN in the argument of sign",
-             describe(z, nan) if nan.any() else None, "ENC-3")
+             lambda: describe(z, nan), "ENC-3")
     error_if(z.ndim < 1, ShapeError, name, "rank >= 1 [N, ...]", list(z.shape), "SLICE-2")
     offsets = np.asarray(offsets)
     error_if(offsets.ndim != 1 or offsets.shape[0] < 1, ShapeError, "slice offsets",

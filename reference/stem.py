@@ -4,8 +4,8 @@
 
    The input is a float32 image batch ``[N, 3, H, W]``. ``ERROR_IF`` it is not float32 of rank 4
    with 3 channels, or holds NaN or an infinity
-   (:class:`~reference.errors.DTypeError`, :class:`~reference.errors.ShapeError`,
-   :class:`~reference.errors.NonFiniteError`).
+   (:class:`~boolnet_spec.reference.errors.DTypeError`, :class:`~boolnet_spec.reference.errors.ShapeError`,
+   :class:`~boolnet_spec.reference.errors.NonFiniteError`).
 
 .. req:: STEM-2
 
@@ -40,10 +40,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.batchnorm import BatchNorm, check_float32
-from reference.errors import ShapeError, error_if
-from reference.maxpool import real_maxpool
-from reference.slices import slice_quantize
+from boolnet_spec.reference.batchnorm import BatchNorm, check_float32
+from boolnet_spec.reference.errors import ShapeError, error_if
+from boolnet_spec.reference.maxpool import real_maxpool
+from boolnet_spec.reference.slices import slice_quantize
 
 __all__ = ["real_conv2d", "check_image", "stem_features", "basenet_stem", "boolnet_stem"]
 

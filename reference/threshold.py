@@ -32,8 +32,8 @@ the one integer form that every implementation stores and compares.
 
    ``ERROR_IF`` a stored unit is not canonical for its ``n``, or its arrays are not ``uint8``
    (polarity) and ``int16`` (threshold) of one shape
-   (:class:`~reference.errors.DomainError`, :class:`~reference.errors.DTypeError`,
-   :class:`~reference.errors.ShapeError`).
+   (:class:`~boolnet_spec.reference.errors.DomainError`, :class:`~boolnet_spec.reference.errors.DTypeError`,
+   :class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: THR-5
 
@@ -50,9 +50,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from reference.accumulator import ACC_DTYPE, check_n
-from reference.encoding import BIT_DTYPE
-from reference.errors import DomainError, DTypeError, ShapeError, error_if
+from boolnet_spec.reference.accumulator import ACC_DTYPE, check_n
+from boolnet_spec.reference.encoding import BIT_DTYPE
+from boolnet_spec.reference.errors import DomainError, DTypeError, ShapeError, error_if
 
 __all__ = ["ThresholdUnits", "canonical_unit", "is_canonical", "threshold_slices"]
 

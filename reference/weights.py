@@ -20,19 +20,19 @@ together with BatchNorm, into the threshold units (FOLD); only the bits remain i
 .. req:: WB-3
 
    ``ERROR_IF`` ``W`` is not a finite float32 array of rank 4
-   (:class:`~reference.errors.DTypeError`, :class:`~reference.errors.ShapeError`,
-   :class:`~reference.errors.NonFiniteError`), or a scale rounds to 0
-   (:class:`~reference.errors.DomainError`): a folded threshold needs ``alpha > 0``.
+   (:class:`~boolnet_spec.reference.errors.DTypeError`, :class:`~boolnet_spec.reference.errors.ShapeError`,
+   :class:`~boolnet_spec.reference.errors.NonFiniteError`), or a scale rounds to 0
+   (:class:`~boolnet_spec.reference.errors.DomainError`): a folded threshold needs ``alpha > 0``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from reference.batchnorm import check_float32
-from reference.encoding import sign_bit
-from reference.errors import DomainError, ShapeError, error_if
-from reference.exact import exact_row_sums, round_to_float32
+from boolnet_spec.reference.batchnorm import check_float32
+from boolnet_spec.reference.encoding import sign_bit
+from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
+from boolnet_spec.reference.exact import exact_row_sums, round_to_float32
 
 __all__ = ["weight_bits", "weight_scale"]
 
@@ -59,5 +59,5 @@ def weight_scale(weight: np.ndarray, name: str = "weight") -> np.ndarray:
     zero = alpha == 0
     error_if(bool(zero.any()), DomainError, f"{name} scale alpha",
              "alpha > 0 (a filter with a nonzero weight)",
-             f"0 for output channel {int(np.argmax(zero))}" if zero.any() else None, "WB-3")
+             lambda: f"0 for output channel {int(np.argmax(zero))}", "WB-3")
     return alpha

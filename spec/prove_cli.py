@@ -2,7 +2,7 @@
 
 .. req:: PROVE-1
 
-   ``boolnet-spec prove`` proves every theorem of :mod:`spec.theorems` (or those named with
+   ``boolnet-spec prove`` proves every theorem of :mod:`boolnet_spec.spec.theorems` (or those named with
    ``--theorem``) with a timeout per z3 query and a budget of 60 seconds for the run, prints one
    line per theorem and exits 0 only when every theorem is proved, else 1. With ``--json`` it
    prints ``{"theorems": [{"id", "name", "statement", "status", "seconds"}, ...]}``, a theorem
@@ -11,7 +11,7 @@
 
 .. req:: PROVE-2
 
-   ``boolnet-spec prove --variant=PATH.py:NAME`` loads the :class:`~spec.variants.Variant` named
+   ``boolnet-spec prove --variant=PATH.py:NAME`` loads the :class:`~boolnet_spec.spec.variants.Variant` named
    ``NAME`` from the Python file ``PATH.py`` and proves it (VARIANT-2 to VARIANT-5), printing the
    fold, or the counterexample with its replay. With ``--json`` it prints
    ``{"variant", "status", "fold", "counterexample", "reason", "seconds"}``. It exits 0 only when
@@ -27,6 +27,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+from boolnet_spec.reference.errors import UsageError
 
 __all__ = ["register", "prove_command", "load_variant"]
 
@@ -58,8 +60,8 @@ def _one_line(text: object) -> str:
 
 
 def load_variant(target: str):
-    """The :class:`~spec.variants.Variant` ``NAME`` of ``PATH.py:NAME`` (PROVE-2)."""
-    from spec.variants import Variant, VariantError
+    """The :class:`~boolnet_spec.spec.variants.Variant` ``NAME`` of ``PATH.py:NAME`` (PROVE-2)."""
+    from boolnet_spec.spec.variants import Variant, VariantError
 
     def fail(why: str):
         return VariantError("--variant", "PATH.py:NAME naming a spec.variants.Variant in a "
@@ -101,13 +103,12 @@ def prove_command(args: argparse.Namespace) -> int:
 def _prove_theorems(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from spec.theorems import THEOREMS, prove_all
+    from boolnet_spec.spec.theorems import THEOREMS, prove_all
 
     labels = args.theorem or list(THEOREMS)
     unknown = [label for label in labels if label not in THEOREMS]
     if unknown:
-        from spec.variants import VariantError
-        raise VariantError("--theorem", f"one of {', '.join(THEOREMS)}", ", ".join(unknown),
+        raise UsageError("--theorem", f"one of {', '.join(THEOREMS)}", ", ".join(unknown),
                            "PROVE-1")
     timeout = args.timeout or THEOREM_TIMEOUT_SECONDS
     start = time.perf_counter()
@@ -134,7 +135,7 @@ def _prove_theorems(args: argparse.Namespace) -> int:
 
 
 def _prove_variant(args: argparse.Namespace) -> int:
-    from spec.variants import prove_variant
+    from boolnet_spec.spec.variants import prove_variant
 
     variant = load_variant(args.variant)
     result = prove_variant(variant, int((args.timeout or VARIANT_TIMEOUT_SECONDS) * 1000))
@@ -152,7 +153,7 @@ def _value_lines(values: dict, indent: str) -> list[str]:
 
 
 def format_variant_result(result) -> str:
-    """The human-readable report of :func:`spec.variants.prove_variant`."""
+    """The human-readable report of :func:`boolnet_spec.spec.variants.prove_variant`."""
     lines = [f"variant {result.variant}: {result.status} ({result.seconds:.2f} s)"]
     if result.description:
         lines.append(f"  {result.description}")

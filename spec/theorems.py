@@ -6,7 +6,7 @@ them. A theorem is a short list of lemmas, each one z3 query in a fragment the s
 claim mixes integers and nonlinear reals it is split at a real threshold ``t``, and the lemmas meet
 there. A lemma ``hypothesis => conclusion`` is proved when ``hypothesis and not conclusion`` is
 unsatisfiable *and* the hypothesis alone is satisfiable, so no lemma holds vacuously. Its terms come
-from :mod:`spec.twins`, which the tests pin to the numpy reference. The square root never enters the
+from :mod:`boolnet_spec.spec.twins`, which the tests pin to the numpy reference. The square root never enters the
 solver: ``sigma`` is a variable with ``sigma > 0`` that stands for ``sqrt(var + eps)``, and ``y``
 and ``t*`` are defined by ``sigma * y = ...`` and ``gamma * alpha * t* = ...``.
 
@@ -196,9 +196,9 @@ from fractions import Fraction
 
 import z3
 
-from reference.accumulator import N_MAX
-from spec import twins
-from spec.twins import GE, LE
+from boolnet_spec.reference.accumulator import N_MAX
+from boolnet_spec.spec import twins
+from boolnet_spec.spec.twins import GE, LE
 
 __all__ = ["Lemma", "LemmaResult", "Theorem", "TheoremResult", "THEOREMS", "STATUSES",
            "check_lemma", "prove", "prove_all", "model_values"]
@@ -363,7 +363,7 @@ def prove_all(labels: Iterable[str] | None = None, timeout_ms: int = 10_000,
               budget_seconds: float = 60.0,
               progress: Callable[[TheoremResult], None] | None = None) -> list[TheoremResult]:
     """Prove the registered theorems (or those of ``labels``) within an overall time budget."""
-    from spec.requirements import requirements
+    from boolnet_spec.spec.requirements import requirements
 
     statements = {label: req.text for label, req in requirements().items()}
     labels = list(THEOREMS) if labels is None else list(labels)

@@ -68,8 +68,8 @@ from fractions import Fraction
 import numpy as np
 import z3
 
-from reference.errors import SpecError
-from spec import twins
+from boolnet_spec.reference.errors import SpecError
+from boolnet_spec.spec import twins
 
 __all__ = ["Param", "Input", "Fold", "Variant", "VariantError", "VariantResult", "prove_variant",
            "ceil", "floor", "trunc", "where", "minimum", "maximum", "bn_reference", "rational_text",
@@ -1008,11 +1008,11 @@ def bn_reference(gamma: str | None = "gamma", beta: str | None = "beta", mean: s
     parameter plays which part (``None``: absent). It decides EXACT-2 on the exact values with
     ``reference.exact.ge_times_sqrt``, and, where every value is a float32 (``var = sigma**2``,
     ``eps = 0``), also folds with ``reference.fold.fold_bn_sign``; the two must agree."""
-    from reference.accumulator import N_MAX
-    from reference.batchnorm import BatchNorm
-    from reference.exact import ge_times_sqrt
-    from reference.fold import fold_bn_sign
-    from reference.threshold import threshold_slices
+    from boolnet_spec.reference.accumulator import N_MAX
+    from boolnet_spec.reference.batchnorm import BatchNorm
+    from boolnet_spec.reference.exact import ge_times_sqrt
+    from boolnet_spec.reference.fold import fold_bn_sign
+    from boolnet_spec.reference.threshold import threshold_slices
 
     def bit(s: int, values: Mapping[str, Fraction]) -> tuple[bool, str]:
         get = lambda name, default: values[name] if name else Fraction(default)  # noqa: E731

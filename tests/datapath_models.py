@@ -7,9 +7,9 @@ from functools import cache
 
 import numpy as np
 
-from reference.architecture import Architecture, architecture, state_dict_layout
-from reference.build import build_model, random_state_dict
-from reference.network import Model
+from boolnet_spec.reference.architecture import Architecture, architecture, state_dict_layout
+from boolnet_spec.reference.build import build_model, random_state_dict
+from boolnet_spec.reference.network import Model
 
 PUBLISHED = ("basenet-k1", "basenet-k4", "boolnet-k4", "boolnet-star-k4")
 # Widths divisible by S = 4 (groups = S), none a multiple of 64; 68 and 136 span two words.

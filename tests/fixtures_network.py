@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.architecture import Architecture, architecture
-from reference.build import build_model, random_state_dict
-from reference.modelfile import HEADER, save_model
-from reference.network import Model
+from boolnet_spec.reference.architecture import Architecture, architecture
+from boolnet_spec.reference.build import build_model, random_state_dict
+from boolnet_spec.reference.modelfile import HEADER, save_model
+from boolnet_spec.reference.network import Model
 
 FAMILIES = ("basenet-k1", "basenet-k4", "boolnet-k4", "boolnet-star-k4")
 

@@ -10,7 +10,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from reference.batchnorm import BatchNorm
+from boolnet_spec.reference.batchnorm import BatchNorm
 
 
 def bit_arrays(shape) -> st.SearchStrategy[np.ndarray]:

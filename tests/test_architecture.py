@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from naive.ops import spec_message
 
-from reference.architecture import (
+from boolnet_spec.reference.architecture import (
     CONFIGS,
     Architecture,
     architecture,
@@ -17,7 +17,7 @@ from reference.architecture import (
     state_dict_layout,
     stem_output_size,
 )
-from reference.errors import DomainError, ShapeError
+from boolnet_spec.reference.errors import DomainError, ShapeError
 
 LAYOUTS = Path(__file__).resolve().parent.parent / "reference" / "data" / "official-state-dict"
 TSV = {"basenet-k1": "basenet-k-1.tsv", "basenet-k4": "basenet-k-4.tsv",

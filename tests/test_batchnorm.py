@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import batchnorms, float32s, wide_float32s
 
-from reference.batchnorm import DEFAULT_EPS, BatchNorm
-from reference.errors import DomainError, DTypeError, NonFiniteError, ShapeError
+from boolnet_spec.reference.batchnorm import DEFAULT_EPS, BatchNorm
+from boolnet_spec.reference.errors import DomainError, DTypeError, NonFiniteError, ShapeError
 
 
 def column(*values):

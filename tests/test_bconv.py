@@ -10,18 +10,18 @@ from naive import ops as naive
 from naive.ops import spec_message
 from strategies import bit_arrays, conv_configs
 
-import reference.bconv
-from reference.accumulator import N_MAX
-from reference.bconv import binary_conv2d, multi_slice_conv2d, select_slices
-from reference.channels import flatten_slices
-from reference.errors import (
+import boolnet_spec.reference.bconv
+from boolnet_spec.reference.accumulator import N_MAX
+from boolnet_spec.reference.bconv import binary_conv2d, multi_slice_conv2d, select_slices
+from boolnet_spec.reference.channels import flatten_slices
+from boolnet_spec.reference.errors import (
     BoundError,
     DomainError,
     DTypeError,
     NonBinaryError,
     ShapeError,
 )
-from reference.slices import slice_offsets
+from boolnet_spec.reference.slices import slice_offsets
 
 
 @st.composite
@@ -272,8 +272,8 @@ def test_n_outside_one_to_n_max_is_rejected_before_any_work(monkeypatch, cin, ke
         raise AssertionError("the conv started computing before checking n")
 
     # Padding and the +-1 conversion are the expensive work; they must never run.
-    monkeypatch.setattr(reference.bconv, "pad_bits", work)
-    monkeypatch.setattr(reference.bconv, "to_pm1", work)
+    monkeypatch.setattr(boolnet_spec.reference.bconv, "pad_bits", work)
+    monkeypatch.setattr(boolnet_spec.reference.bconv, "to_pm1", work)
     x = np.zeros((1, cin, 2, 2), np.uint8)
     w = np.zeros((1, cin, *kernel), np.uint8)
     with pytest.raises(BoundError, match=spec_message(

@@ -11,13 +11,13 @@ from naive import network as oracle
 from naive.fold import bn_sign_bits_at, nearest_float32
 from naive.ops import spec_message
 
-from equivalence.pytorch.model import BoolNet
-from reference.architecture import state_dict_layout
-from reference.build import build_model, random_state_dict
-from reference.errors import DomainError
-from reference.maxpool import real_maxpool
-from reference.network import forward
-from reference.stem import real_conv2d
+from boolnet_spec.equivalence.pytorch.model import BoolNet
+from boolnet_spec.reference.architecture import state_dict_layout
+from boolnet_spec.reference.build import build_model, random_state_dict
+from boolnet_spec.reference.errors import DomainError
+from boolnet_spec.reference.maxpool import real_maxpool
+from boolnet_spec.reference.network import forward
+from boolnet_spec.reference.stem import real_conv2d
 
 CASES = [(family, shape) for family in FAMILIES for shape in SHAPES]
 

@@ -9,8 +9,8 @@ from naive import ops as naive
 from naive.ops import spec_message
 from strategies import bit_arrays
 
-from reference.channels import flatten_slices, shuffle_channels, split_channels
-from reference.errors import DTypeError, NonBinaryError, ShapeError
+from boolnet_spec.reference.channels import flatten_slices, shuffle_channels, split_channels
+from boolnet_spec.reference.errors import DTypeError, NonBinaryError, ShapeError
 
 
 @st.composite

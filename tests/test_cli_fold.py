@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from naive.fold import bn_sign_bits, nearest_float32
 from naive.threshold import canonical_unit_of_bits, unit_bits
 
-from reference.cli import main
+from boolnet_spec.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -221,7 +221,7 @@ def test_non_integer_n_is_a_one_line_error(capsys):
 def test_console_script_runs_in_a_fresh_interpreter(capsys):
     argv = ["fold", "--gamma=-0.75", "--beta=0.1", "--mean=1.5", "--var=0.3", "--n=9",
             "--alpha=0.02", "--bias=0.01", "--slices=4", "--json"]
-    completed = subprocess.run([sys.executable, "-m", "reference.cli", *argv], cwd=ROOT,
+    completed = subprocess.run([sys.executable, "-m", "boolnet_spec", *argv], cwd=ROOT,
                                capture_output=True, text=True, timeout=60, check=False)
     assert (completed.returncode, completed.stderr) == (0, "")
     assert json.loads(completed.stdout) == run_json(capsys, argv)

@@ -12,12 +12,12 @@ from fixtures_network import images, scaled, state_dict
 from naive import network as oracle
 from naive.ops import spec_message
 
-import reference.build
-import reference.modelfile
-from reference.build import random_state_dict
-from reference.cli import main
-from reference.modelfile import load_model
-from reference.network import forward
+import boolnet_spec.reference.build
+import boolnet_spec.reference.modelfile
+from boolnet_spec.reference.build import random_state_dict
+from boolnet_spec.cli import main
+from boolnet_spec.reference.modelfile import load_model
+from boolnet_spec.reference.network import forward
 
 ARCH = scaled("boolnet-star-k4", widths=(8, 16, 32), image_size=32, classes=7)
 SCALE = ["--widths", "8,16,32", "--image-size", "32", "--classes", "7"]
@@ -218,7 +218,7 @@ def test_run_refuses_a_bad_output_path_before_any_work(built, batch, tmp_path, c
     def no_work(*args, **kwargs):
         raise AssertionError("work done before the output path was checked")
 
-    monkeypatch.setattr(reference.modelfile, "load_model", no_work)
+    monkeypatch.setattr(boolnet_spec.reference.modelfile, "load_model", no_work)
     out = tmp_path / where
     code, stdout, err = run_cli(capsys, "run", built[0], f"--input={batch}", "-o", out)
     assert (code, stdout) == (2, "")
@@ -232,8 +232,8 @@ def test_build_refuses_a_bad_output_path_before_any_work(tmp_path, capsys, monke
     def no_work(*args, **kwargs):
         raise AssertionError("work done before the output path was checked")
 
-    monkeypatch.setattr(reference.build, "random_state_dict", no_work)
-    monkeypatch.setattr(reference.build, "build_model", no_work)
+    monkeypatch.setattr(boolnet_spec.reference.build, "random_state_dict", no_work)
+    monkeypatch.setattr(boolnet_spec.reference.build, "build_model", no_work)
     bad = tmp_path / "missing" / "file"
     paths = {"-o": tmp_path / "model", "--export-state-dict": tmp_path / "parameters.npz"}
     paths[flag] = bad

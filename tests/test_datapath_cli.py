@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from datapath_models import images, shape_model, small_model
 
-from equivalence.datapath.counters import HOROWITZ_45NM, model_costs
-from equivalence.datapath.mvu import MVUConfig
-from reference.cli import main
-from reference.modelfile import save_model
+from boolnet_spec.equivalence.datapath.counters import HOROWITZ_45NM, model_costs
+from boolnet_spec.equivalence.datapath.mvu import MVUConfig
+from boolnet_spec.cli import main
+from boolnet_spec.reference.modelfile import save_model
 
 
 @pytest.fixture(scope="module")

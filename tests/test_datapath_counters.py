@@ -7,7 +7,7 @@ import math
 import pytest
 from datapath_models import PUBLISHED, full_model, images, shape_model, small_model
 
-from equivalence.datapath.counters import (
+from boolnet_spec.equivalence.datapath.counters import (
     HOROWITZ_45NM,
     PAPER,
     PAPER_TABLE3,
@@ -18,10 +18,10 @@ from equivalence.datapath.counters import (
     model_costs,
     table3_bits,
 )
-from equivalence.datapath.layout import PackedBits
-from equivalence.datapath.machine import Datapath
-from equivalence.datapath.mvu import MVUConfig
-from reference.errors import DomainError, FormatError
+from boolnet_spec.equivalence.datapath.layout import PackedBits
+from boolnet_spec.equivalence.datapath.machine import Datapath
+from boolnet_spec.equivalence.datapath.mvu import MVUConfig
+from boolnet_spec.reference.errors import DomainError, FormatError
 
 TOLERANCE = 0.02
 

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import bit_arrays
 
-from equivalence.datapath.layout import PackedBits, pack_activations, unpack_activations
-from equivalence.datapath.machine import ConvLayer
-from equivalence.datapath.mvu import MVUConfig
-from reference.errors import DomainError
-from reference.network import Node, run_node
-from reference.threshold import ThresholdUnits, canonical_unit
+from boolnet_spec.equivalence.datapath.layout import PackedBits, pack_activations, unpack_activations
+from boolnet_spec.equivalence.datapath.machine import ConvLayer
+from boolnet_spec.equivalence.datapath.mvu import MVUConfig
+from boolnet_spec.reference.errors import DomainError
+from boolnet_spec.reference.network import Node, run_node
+from boolnet_spec.reference.threshold import ThresholdUnits, canonical_unit
 
 pytestmark = pytest.mark.req("MACH-1", "PERM-4", "LB-1", "LB-2", "MVU-1", "MVU-2", "THU-2",
                              "THU-3", "POOLU-2")

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import bit_arrays
 
-from equivalence.datapath.layout import (
+from boolnet_spec.equivalence.datapath.layout import (
     WORD,
     PackedBits,
     check_unused_zero,
@@ -16,10 +16,10 @@ from equivalence.datapath.layout import (
     used_mask,
     words_for,
 )
-from equivalence.datapath.mvu import MVUConfig, matrix_vector
-from equivalence.datapath.permute import select_groups
-from reference.channels import flatten_slices
-from reference.errors import DomainError, DTypeError, NonBinaryError, ShapeError
+from boolnet_spec.equivalence.datapath.mvu import MVUConfig, matrix_vector
+from boolnet_spec.equivalence.datapath.permute import select_groups
+from boolnet_spec.reference.channels import flatten_slices
+from boolnet_spec.reference.errors import DomainError, DTypeError, NonBinaryError, ShapeError
 
 
 @st.composite

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from datapath_models import PUBLISHED, full_model, images, small_model
 
-from equivalence.datapath.layout import PackedBits, used_mask
-from equivalence.datapath.machine import Datapath
-from reference.errors import BoundError, DomainError, DTypeError, ShapeError
-from reference.network import forward
+from boolnet_spec.equivalence.datapath.layout import PackedBits, used_mask
+from boolnet_spec.equivalence.datapath.machine import Datapath
+from boolnet_spec.reference.errors import BoundError, DomainError, DTypeError, ShapeError
+from boolnet_spec.reference.network import forward
 
 
 def assert_same_trace(model, image, **config):

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import bit_arrays
 
-from equivalence.datapath.layout import (
+from boolnet_spec.equivalence.datapath.layout import (
     WORD,
     PackedBits,
     pack_activations,
@@ -17,9 +17,9 @@ from equivalence.datapath.layout import (
     unpack_bits_last,
     used_mask,
 )
-from equivalence.datapath.line_buffer import line_buffer_bits, output_size, pad_pixels, windows
-from equivalence.datapath.logic_unit import logic_or, xnor
-from equivalence.datapath.mvu import (
+from boolnet_spec.equivalence.datapath.line_buffer import line_buffer_bits, output_size, pad_pixels, windows
+from boolnet_spec.equivalence.datapath.logic_unit import logic_or, xnor
+from boolnet_spec.equivalence.datapath.mvu import (
     MVUConfig,
     matrix_vector,
     minimal_width,
@@ -28,17 +28,17 @@ from equivalence.datapath.mvu import (
     signed_width,
     synapse_folds,
 )
-from equivalence.datapath.permute import concat, extract, select_groups, shuffle, split
-from equivalence.datapath.pool_unit import max_pool, threshold_pool
-from equivalence.datapath.threshold_unit import ThresholdUnit
-from reference.bconv import binary_conv2d
-from reference.channels import shuffle_channels, split_channels
-from reference.errors import BoundError, DomainError, DTypeError, ShapeError
-from reference.logic import logic_or as reference_or
-from reference.logic import logic_xnor as reference_xnor
-from reference.maxpool import binary_maxpool, threshold_maxpool
-from reference.padding import pad_bits
-from reference.threshold import ThresholdUnits, canonical_unit, threshold_slices
+from boolnet_spec.equivalence.datapath.permute import concat, extract, select_groups, shuffle, split
+from boolnet_spec.equivalence.datapath.pool_unit import max_pool, threshold_pool
+from boolnet_spec.equivalence.datapath.threshold_unit import ThresholdUnit
+from boolnet_spec.reference.bconv import binary_conv2d
+from boolnet_spec.reference.channels import shuffle_channels, split_channels
+from boolnet_spec.reference.errors import BoundError, DomainError, DTypeError, ShapeError
+from boolnet_spec.reference.logic import logic_or as reference_or
+from boolnet_spec.reference.logic import logic_xnor as reference_xnor
+from boolnet_spec.reference.maxpool import binary_maxpool, threshold_maxpool
+from boolnet_spec.reference.padding import pad_bits
+from boolnet_spec.reference.threshold import ThresholdUnits, canonical_unit, threshold_slices
 
 CHANNELS = st.one_of(st.integers(1, 9), st.integers(28, 36), st.integers(60, 70),
                      st.integers(120, 136))

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import bit_arrays
 
-from reference.encoding import BIT_DTYPE, check_bits, from_pm1, sign_bit, to_pm1
-from reference.errors import DTypeError, NonBinaryError, NonFiniteError
+from boolnet_spec.reference.encoding import BIT_DTYPE, check_bits, from_pm1, sign_bit, to_pm1
+from boolnet_spec.reference.errors import DTypeError, NonBinaryError, NonFiniteError
 
 small_shapes = hnp.array_shapes(min_dims=1, max_dims=4, max_side=4)
 

@@ -7,11 +7,11 @@ import torch
 from fixtures_network import FAMILIES, assert_matches_oracle
 from naive import network as oracle
 
-from equivalence.pytorch.model import BoolNet
-from reference.architecture import architecture, official_layout
-from reference.build import build_model, random_state_dict
-from reference.modelfile import load_model, save_model
-from reference.network import forward
+from boolnet_spec.equivalence.pytorch.model import BoolNet
+from boolnet_spec.reference.architecture import architecture, official_layout
+from boolnet_spec.reference.build import build_model, random_state_dict
+from boolnet_spec.reference.modelfile import load_model, save_model
+from boolnet_spec.reference.network import forward
 
 pytestmark = pytest.mark.equivalence
 

@@ -6,11 +6,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from reference import fold as fold_module
-from reference.accumulator import N_MAX, check_n, domain
-from reference.batchnorm import BatchNorm
-from reference.encoding import check_bits, from_pm1
-from reference.errors import (
+from boolnet_spec.reference import fold as fold_module
+from boolnet_spec.reference.accumulator import N_MAX, check_n, domain
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.encoding import check_bits, from_pm1
+from boolnet_spec.reference.errors import (
     BoundError,
     DomainError,
     DTypeError,
@@ -21,9 +21,9 @@ from reference.errors import (
     SpecError,
     error_if,
 )
-from reference.fold import fold_bn_sign
-from reference.threshold import ThresholdUnits, threshold_slices
-from reference.weights import weight_scale
+from boolnet_spec.reference.fold import fold_bn_sign
+from boolnet_spec.reference.threshold import ThresholdUnits, threshold_slices
+from boolnet_spec.reference.weights import weight_scale
 
 CLASSES = [DTypeError, ShapeError, NonBinaryError, NonFiniteError, DomainError, BoundError,
            FormatError]

@@ -13,7 +13,7 @@ from naive.fold import ge_times_sqrt as decimal_ge_times_sqrt
 from naive.fold import nearest_float32
 from strategies import float32s, wide_float32s
 
-from reference.exact import exact, exact_row_sums, ge_times_sqrt, round_to_float32
+from boolnet_spec.reference.exact import exact, exact_row_sums, ge_times_sqrt, round_to_float32
 
 MAX_FLOAT32 = Fraction(2) ** 128 - Fraction(2) ** 104
 OVERFLOW_MIDPOINT = Fraction(2) ** 128 - Fraction(2) ** 103

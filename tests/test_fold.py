@@ -13,13 +13,13 @@ from naive.fold import bn_sign_bits, bn_sign_bits_at
 from naive.threshold import canonical_unit_of_bits, domain, unit_bits
 from strategies import AUTHORS_OFFSETS, FoldCase, fold_cases, tied_folds
 
-from reference import fold as fold_module
-from reference.accumulator import N_MAX
-from reference.batchnorm import BatchNorm
-from reference.errors import BoundError, DomainError, DTypeError, NonFiniteError, ShapeError
-from reference.fold import bn_sign_exact, fold_bn_sign
-from reference.slices import slice_offsets
-from reference.threshold import threshold_slices
+from boolnet_spec.reference import fold as fold_module
+from boolnet_spec.reference.accumulator import N_MAX
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.errors import BoundError, DomainError, DTypeError, NonFiniteError, ShapeError
+from boolnet_spec.reference.fold import bn_sign_exact, fold_bn_sign
+from boolnet_spec.reference.slices import slice_offsets
+from boolnet_spec.reference.threshold import threshold_slices
 
 
 def fold(case: FoldCase):

@@ -12,9 +12,9 @@ from naive import ops as naive
 from naive.ops import U, batchnorm_gap, gamma_m, spec_message
 from strategies import random_batchnorm
 
-from reference.batchnorm import BatchNorm
-from reference.errors import DTypeError, NonBinaryError, NonFiniteError, ShapeError
-from reference.head import classifier, last_block_real, prelu
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.errors import DTypeError, NonBinaryError, NonFiniteError, ShapeError
+from boolnet_spec.reference.head import classifier, last_block_real, prelu
 
 
 def bn_tuple(bn: BatchNorm) -> tuple:

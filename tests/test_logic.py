@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from naive.ops import pm1, spec_message
 from strategies import bit_arrays
 
-from reference.encoding import from_pm1
-from reference.errors import DTypeError, NonBinaryError, ShapeError
-from reference.logic import logic_or, logic_xnor
+from boolnet_spec.reference.encoding import from_pm1
+from boolnet_spec.reference.errors import DTypeError, NonBinaryError, ShapeError
+from boolnet_spec.reference.logic import logic_or, logic_xnor
 
 
 def authors_xnor(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:

@@ -13,12 +13,12 @@ from naive import ops as naive
 from naive.ops import spec_message
 from strategies import batchnorms, bit_arrays, float32s
 
-from reference.batchnorm import BatchNorm
-from reference.errors import DomainError, DTypeError, NonBinaryError, ShapeError
-from reference.fold import fold_bn_sign
-from reference.maxpool import binary_maxpool, real_maxpool, threshold_maxpool
-from reference.slices import slice_offsets
-from reference.threshold import GE, ThresholdUnits, canonical_unit
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.errors import DomainError, DTypeError, NonBinaryError, ShapeError
+from boolnet_spec.reference.fold import fold_bn_sign
+from boolnet_spec.reference.maxpool import binary_maxpool, real_maxpool, threshold_maxpool
+from boolnet_spec.reference.slices import slice_offsets
+from boolnet_spec.reference.threshold import GE, ThresholdUnits, canonical_unit
 
 
 @st.composite

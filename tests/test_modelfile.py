@@ -22,10 +22,10 @@ from fixtures_network import (
 )
 from naive.ops import spec_message
 
-import reference.modelfile
-from reference import SPEC_VERSION
-from reference.architecture import state_dict_layout
-from reference.errors import (
+import boolnet_spec.reference.safe_io
+from boolnet_spec.reference import SPEC_VERSION
+from boolnet_spec.reference.architecture import state_dict_layout
+from boolnet_spec.reference.errors import (
     BoundError,
     DomainError,
     DTypeError,
@@ -34,8 +34,9 @@ from reference.errors import (
     NonFiniteError,
     ShapeError,
 )
-from reference.modelfile import HEADER, MAX_MODEL_BYTES, load_model, read_npz, save_model
-from reference.network import forward
+from boolnet_spec.reference.modelfile import HEADER, load_model, save_model
+from boolnet_spec.reference.safe_io import MAX_MODEL_BYTES, read_npz
+from boolnet_spec.reference.network import forward
 
 ARCH_FIELDS = {"name", "family", "slices", "widths", "blocks", "dilate_last", "classes",
                "image_size"}
@@ -275,7 +276,7 @@ def test_the_size_bound_is_checked_from_the_zip_directory_before_reading(tmp_pat
                                                       str(total), "MODEL-4")):
         read_npz(path, "model file", limit=total - 1)
     assert MAX_MODEL_BYTES == 4 * 2**30
-    assert reference.modelfile.read_npz.__defaults__ == (MAX_MODEL_BYTES,)
+    assert boolnet_spec.reference.safe_io.read_npz.__defaults__ == (MAX_MODEL_BYTES,)
 
 
 MISSING = object()

@@ -14,8 +14,8 @@ from fixtures_network import (
 from naive import network as oracle
 from naive.ops import spec_message
 
-from reference.errors import DTypeError, NonFiniteError, ShapeError
-from reference.network import forward
+from boolnet_spec.reference.errors import DTypeError, NonFiniteError, ShapeError
+from boolnet_spec.reference.network import forward
 
 CASES = [(family, shape) for family in FAMILIES for shape in SHAPES]
 

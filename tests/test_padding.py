@@ -9,8 +9,8 @@ from naive import ops as naive
 from naive.ops import spec_message
 from strategies import bit_arrays
 
-from reference.errors import DomainError, DTypeError, NonBinaryError, ShapeError
-from reference.padding import PAD_MODES, pad_bits
+from boolnet_spec.reference.errors import DomainError, DTypeError, NonBinaryError, ShapeError
+from boolnet_spec.reference.padding import PAD_MODES, pad_bits
 
 
 @st.composite

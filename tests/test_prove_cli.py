@@ -6,9 +6,9 @@ import textwrap
 import pytest
 import z3
 
-from reference.cli import main
-from spec import theorems
-from spec.theorems import THEOREMS, Lemma, Theorem
+from boolnet_spec.cli import main
+from boolnet_spec.spec import theorems
+from boolnet_spec.spec.theorems import THEOREMS, Lemma, Theorem
 
 VARIANT_KEYS = {"variant", "status", "fold", "counterexample", "reason", "seconds"}
 
@@ -29,7 +29,7 @@ def variant_file(tmp_path):
 
 
 BN_FILE = """
-    from spec.variants import Fold, Input, Param, Variant, ceil, floor, where
+    from boolnet_spec.spec.variants import Fold, Input, Param, Variant, ceil, floor, where
 
     params = [Param("gamma"), Param("beta"), Param("mean"), Param("sigma", positive=True)]
 

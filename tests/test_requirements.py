@@ -1,6 +1,6 @@
 """Every requirement of the specification is covered by a test, and every test label exists."""
 
-from spec.requirements import coverage, requirements
+from boolnet_spec.spec.requirements import coverage, requirements
 
 
 def test_every_requirement_is_covered_by_a_test():

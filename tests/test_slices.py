@@ -12,8 +12,8 @@ from naive import ops as naive
 from naive.ops import spec_message
 from strategies import float32s
 
-from reference.errors import DomainError, DTypeError, NonFiniteError
-from reference.slices import slice_offsets, slice_quantize
+from boolnet_spec.reference.errors import DomainError, DTypeError, NonFiniteError
+from boolnet_spec.reference.slices import slice_offsets, slice_quantize
 
 
 def authors_offsets(slices: int) -> np.ndarray:

@@ -12,11 +12,11 @@ from naive.ops import spec_message
 from safetensors.numpy import save_file
 from safetensors.torch import save_file as save_torch_file
 
-import reference.build
-from reference.architecture import state_dict_layout
-from reference.build import build_model
-from reference.errors import DTypeError, FormatError, ShapeError
-from reference.statedict import check_state_dict, load_state_dict
+import boolnet_spec.reference.build
+from boolnet_spec.reference.architecture import state_dict_layout
+from boolnet_spec.reference.build import build_model
+from boolnet_spec.reference.errors import DTypeError, FormatError, ShapeError
+from boolnet_spec.reference.statedict import check_state_dict, load_state_dict
 
 ARCH = scaled("boolnet-k4", blocks=(1, 1, 1, 1))
 
@@ -233,7 +233,7 @@ def folds_nothing(monkeypatch):
     """Make any fold fail loudly, so a check that runs after folding shows up."""
     def fold(*args, **kwargs):
         raise AssertionError("folded before the state dict was checked")
-    monkeypatch.setattr(reference.build, "fold_bn_sign", fold)
+    monkeypatch.setattr(boolnet_spec.reference.build, "fold_bn_sign", fold)
 
 
 @pytest.mark.req("SD-2")

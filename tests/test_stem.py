@@ -12,10 +12,10 @@ from naive import ops as naive
 from naive.ops import U, batchnorm_gap, gamma_m, spec_message
 from strategies import random_batchnorm
 
-from reference.batchnorm import BatchNorm
-from reference.errors import DTypeError, NonFiniteError, ShapeError
-from reference.slices import slice_offsets
-from reference.stem import basenet_stem, boolnet_stem, real_conv2d, stem_features
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.errors import DTypeError, NonFiniteError, ShapeError
+from boolnet_spec.reference.slices import slice_offsets
+from boolnet_spec.reference.stem import basenet_stem, boolnet_stem, real_conv2d, stem_features
 
 
 def scaled_normals(rng: np.random.Generator, shape, dtype=np.float32) -> np.ndarray:

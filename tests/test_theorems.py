@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import z3
 
-from spec import theorems, twins
-from spec.requirements import requirements
-from spec.theorems import THEOREMS, Lemma, check_lemma, prove, prove_all
+from boolnet_spec.spec import theorems, twins
+from boolnet_spec.spec.requirements import requirements
+from boolnet_spec.spec.theorems import THEOREMS, Lemma, check_lemma, prove, prove_all
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "proofs-report.json"

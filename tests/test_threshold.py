@@ -17,8 +17,8 @@ from naive.threshold import (
     unit_bits,
 )
 
-from reference.errors import BoundError, DomainError, DTypeError, ShapeError
-from reference.threshold import ThresholdUnits, canonical_unit, is_canonical, threshold_slices
+from boolnet_spec.reference.errors import BoundError, DomainError, DTypeError, ShapeError
+from boolnet_spec.reference.threshold import ThresholdUnits, canonical_unit, is_canonical, threshold_slices
 
 SMALL_N = range(1, 11)
 

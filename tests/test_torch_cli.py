@@ -11,11 +11,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from equivalence.pytorch import export  # noqa: E402
-from equivalence.pytorch.export import torch_model  # noqa: E402
-from reference.architecture import architecture  # noqa: E402
-from reference.build import build_model, random_state_dict  # noqa: E402
-from reference.cli import main  # noqa: E402
+from boolnet_spec.equivalence.pytorch import export  # noqa: E402
+from boolnet_spec.equivalence.pytorch.export import torch_model  # noqa: E402
+from boolnet_spec.reference.architecture import architecture  # noqa: E402
+from boolnet_spec.reference.build import build_model, random_state_dict  # noqa: E402
+from boolnet_spec.cli import main  # noqa: E402
 
 SUMMARY_KEYS = {"mismatch", "ternary", "float_ambiguous", "top1_agreement"}
 

@@ -11,17 +11,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from equivalence.pytorch.export import export_model, torch_model  # noqa: E402
-from equivalence.pytorch.harness import CLASSES, capture, compare  # noqa: E402
-from reference.architecture import CONFIGS, architecture  # noqa: E402
-from reference.batchnorm import BatchNorm  # noqa: E402
-from reference.build import random_state_dict  # noqa: E402
-from reference.errors import FormatError  # noqa: E402
-from reference.exact import exact  # noqa: E402
-from reference.fold import ChannelFold  # noqa: E402
-from reference.network import forward  # noqa: E402
-from reference.slices import slice_offsets  # noqa: E402
-from reference.weights import weight_scale  # noqa: E402
+from boolnet_spec.equivalence.pytorch.export import export_model, torch_model  # noqa: E402
+from boolnet_spec.equivalence.pytorch.harness import CLASSES, capture, compare  # noqa: E402
+from boolnet_spec.reference.architecture import CONFIGS, architecture  # noqa: E402
+from boolnet_spec.reference.batchnorm import BatchNorm  # noqa: E402
+from boolnet_spec.reference.build import random_state_dict  # noqa: E402
+from boolnet_spec.reference.errors import FormatError  # noqa: E402
+from boolnet_spec.reference.exact import exact  # noqa: E402
+from boolnet_spec.reference.fold import ChannelFold  # noqa: E402
+from boolnet_spec.reference.network import forward  # noqa: E402
+from boolnet_spec.reference.slices import slice_offsets  # noqa: E402
+from boolnet_spec.reference.weights import weight_scale  # noqa: E402
 
 SMALL = {"widths": (8, 16), "blocks": (2, 1), "image_size": 32, "classes": 5}
 

@@ -10,19 +10,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from equivalence.pytorch.export import (  # noqa: E402
+from boolnet_spec.equivalence.pytorch.export import (  # noqa: E402
     export_model,
     infer_architecture,
     load_checkpoint,
     state_dict_arrays,
     torch_model,
 )
-from equivalence.pytorch.model import BoolNet, GhostSign, MultiBConv, binarize  # noqa: E402
-from reference.architecture import CONFIGS, architecture, official_layout  # noqa: E402
-from reference.build import build_model, random_state_dict  # noqa: E402
-from reference.errors import FormatError, ShapeError  # noqa: E402
-from reference.network import forward  # noqa: E402
-from reference.slices import slice_offsets  # noqa: E402
+from boolnet_spec.equivalence.pytorch.model import BoolNet, GhostSign, MultiBConv, binarize  # noqa: E402
+from boolnet_spec.reference.architecture import CONFIGS, architecture, official_layout  # noqa: E402
+from boolnet_spec.reference.build import build_model, random_state_dict  # noqa: E402
+from boolnet_spec.reference.errors import FormatError, ShapeError  # noqa: E402
+from boolnet_spec.reference.network import forward  # noqa: E402
+from boolnet_spec.reference.slices import slice_offsets  # noqa: E402
 
 SMALL = {"widths": (8, 16), "blocks": (2, 1), "image_size": 32, "classes": 5}
 

@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import bit_arrays, fold_cases, slice_offset_sets
 
-from reference.bconv import binary_conv2d
-from reference.exact import exact, ge_times_sqrt
-from reference.fold import ChannelFold, fold_bn_sign
-from reference.logic import logic_or, logic_xnor
-from reference.maxpool import threshold_maxpool
-from reference.slices import slice_quantize
-from reference.threshold import ThresholdUnits, canonical_unit, is_canonical, threshold_slices
-from spec import twins
+from boolnet_spec.reference.bconv import binary_conv2d
+from boolnet_spec.reference.exact import exact, ge_times_sqrt
+from boolnet_spec.reference.fold import ChannelFold, fold_bn_sign
+from boolnet_spec.reference.logic import logic_or, logic_xnor
+from boolnet_spec.reference.maxpool import threshold_maxpool
+from boolnet_spec.reference.slices import slice_quantize
+from boolnet_spec.reference.threshold import ThresholdUnits, canonical_unit, is_canonical, threshold_slices
+from boolnet_spec.spec import twins
 
 
 def _numeral(expr: z3.ExprRef) -> bool:
@@ -116,7 +116,7 @@ def test_concatenated_words_xnor_and_count_like_one_long_word(first, second):
 @pytest.mark.req("PROOF-3", "PROOF-4", "PROOF-8")
 @given(st.integers(1, 60), st.integers(-70, 70))
 def test_domain_twin_is_the_reference_domain(n, s):
-    from reference.accumulator import domain
+    from boolnet_spec.reference.accumulator import domain
     assert value(twins.in_domain(z3.IntVal(s), z3.IntVal(n))) == (s in domain(n).tolist())
 
 
@@ -235,7 +235,7 @@ ternary = st.sampled_from([-1, 0, 1]).map(Fraction)
 def authors():
     """The authors' formulas as equivalence.pytorch.model re-implements them (needs torch)."""
     pytest.importorskip("torch")
-    from equivalence.pytorch import model
+    from boolnet_spec.equivalence.pytorch import model
     return model
 
 

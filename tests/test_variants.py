@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spec.prove_cli import load_variant
-from spec.variants import (
+from boolnet_spec.spec.prove_cli import load_variant
+from boolnet_spec.spec.variants import (
     BUILTIN_VARIANTS,
     PLAIN_BN,
     PUBLISHED_FOLDS,

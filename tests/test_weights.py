@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from naive.fold import nearest_float32
 
-from reference.errors import DomainError, DTypeError, NonFiniteError, ShapeError
-from reference.weights import weight_bits, weight_scale
+from boolnet_spec.reference.errors import DomainError, DTypeError, NonFiniteError, ShapeError
+from boolnet_spec.reference.weights import weight_bits, weight_scale
 
 weight_shapes = st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3),
                           st.integers(1, 3))

@@ -21,7 +21,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_refnode
 
-from spec.requirements import LABEL_PATTERN, Requirement, coverage, requirements
+from boolnet_spec.spec.requirements import LABEL_PATTERN, Requirement, coverage, requirements
 
 logger = logging.getLogger(__name__)
 

@@ -8,45 +8,40 @@ import json
 import sys
 from pathlib import Path
 
-from reference.errors import DomainError
+from boolnet_spec.reference.commandline import (
+    add_forward_arguments,
+    check_output,
+    format_table,
+    forward_command,
+    print_json,
+)
+from boolnet_spec.reference.errors import DomainError
 
-__all__ = ["register_datapath", "datapath_command", "cost_command", "COST_COLUMNS"]
+__all__ = ["register", "datapath_command", "cost_command", "COST_COLUMNS"]
 
 
 def datapath_command(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from boolnet_spec.equivalence.datapath.machine import Datapath
 
-    from equivalence.datapath.machine import Datapath
-    from reference.cli import check_output
-    from reference.modelfile import load_model, read_npy, write_npz_atomic
+    def runner(model):
+        return Datapath(model, pe=args.pe, simd=args.simd, acc_bits=args.acc_bits).run
 
-    out = check_output(args.output)
-    model = load_model(args.model)
-    machine = Datapath(model, pe=args.pe, simd=args.simd, acc_bits=args.acc_bits)
-    images = read_npy(args.input, "--input")
-    with tqdm(total=len(model.nodes), desc="datapath", unit="node", disable=None,
-              file=sys.stderr) as bar:
-        logits, trace = machine.run(images, trace=args.trace, progress=lambda name: bar.update())
-    write_npz_atomic(out, {"logits": logits, **trace})
-    top1 = logits.argmax(axis=1).tolist()
-    if args.json:
-        print(json.dumps({"output": str(out), "logits_shape": list(logits.shape), "top1": top1,
-                          "trace": sorted(trace), "pe": args.pe, "simd": args.simd,
-                          "acc_bits": args.acc_bits}))
-    else:
-        print(f"wrote {out}: logits {list(logits.shape)}"
-              + (f" and {len(trace)} traced tensors" if trace else "") + f"; top-1 {top1}")
-    return 0
+    return forward_command(args, "datapath", runner,
+                           {"pe": args.pe, "simd": args.simd, "acc_bits": args.acc_bits})
 
 
-COST_COLUMNS = (("layer", 22), ("op", 7), ("n", 5), ("acc", 3), ("BOPs", 11), ("FLOPs", 11),
-                ("OPs", 11), ("cycles", 9), ("bits read", 12), ("bits written", 12),
-                ("energy nJ", 10))
+COST_COLUMNS = (
+    ("layer", 22, "layer"), ("op", 7, "op"), ("n", 5, lambda r: r["n"] or ""),
+    ("acc", 3, lambda r: r["min_acc_bits"] or ""), ("BOPs", 11, lambda r: f"{r['bops']:.4g}"),
+    ("FLOPs", 11, lambda r: f"{r['flops']:.4g}"), ("OPs", 11, lambda r: f"{r['ops']:.4g}"),
+    ("cycles", 9, "cycles"), ("bits read", 12, "bits_read"),
+    ("bits written", 12, "bits_written"),
+    ("energy nJ", 10, lambda r: f"{r['energy_pj'] / 1e3:.1f}"))
 
 
 def _paper_comparison(model, total: dict) -> dict | None:
-    from equivalence.datapath.counters import PAPER
-    from reference.architecture import CONFIGS
+    from boolnet_spec.equivalence.datapath.counters import PAPER
+    from boolnet_spec.reference.architecture import CONFIGS
 
     name = model.architecture.name
     if CONFIGS.get(name) != model.architecture or name not in PAPER:
@@ -57,7 +52,7 @@ def _paper_comparison(model, total: dict) -> dict | None:
 
 def _block(model, table) -> dict | None:
     """The Table 3 block of ``layer1.0.conv1`` against a 32-bit-shortcut block (COST-6, COST-7)."""
-    from equivalence.datapath.counters import block_energy
+    from boolnet_spec.equivalence.datapath.counters import block_energy
 
     conv = "layer1.0.conv1"
     if not any(node.name == conv and node.op == "bconv" for node in model.nodes):
@@ -81,7 +76,7 @@ def _save_plot(rows: list[dict], title: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reference.modelfile import write_atomic
+    from boolnet_spec.reference.safe_io import write_atomic
 
     names = [row["layer"] for row in rows]
     x = range(len(rows))
@@ -105,10 +100,9 @@ def _save_plot(rows: list[dict], title: str, path: Path) -> None:
 
 
 def cost_command(args: argparse.Namespace) -> int:
-    from equivalence.datapath.counters import HOROWITZ_45NM, EnergyTable, model_costs
-    from equivalence.datapath.mvu import MVUConfig
-    from reference.cli import check_output
-    from reference.modelfile import load_model
+    from boolnet_spec.equivalence.datapath.counters import HOROWITZ_45NM, EnergyTable, model_costs
+    from boolnet_spec.equivalence.datapath.mvu import MVUConfig
+    from boolnet_spec.reference.modelfile import load_model
 
     plot = check_output(args.plot, "--plot") if args.plot else None
     config = MVUConfig(args.pe, args.simd)
@@ -128,18 +122,11 @@ def cost_command(args: argparse.Namespace) -> int:
             report["paper"] = paper
         if block is not None:
             report["block"] = block
-        print(json.dumps(report))
+        print_json(report)
         return 0
     print(f"{arch.name}: PE {args.pe}, SIMD {args.simd}, energy constants: {table.source}")
-    print("  ".join(f"{title:>{width}}" for title, width in COST_COLUMNS))
-    for row in [*costs["layers"], {**costs["total"], "layer": "total", "op": "", "n": "",
-                                   "min_acc_bits": ""}]:
-        cells = (row["layer"], row["op"], row["n"] or "", row["min_acc_bits"] or "",
-                 f"{row['bops']:.4g}", f"{row['flops']:.4g}", f"{row['ops']:.4g}",
-                 row["cycles"], row["bits_read"], row["bits_written"],
-                 f"{row['energy_pj'] / 1e3:.1f}")
-        print("  ".join(f"{cell!s:>{width}}" for cell, (_, width) in
-                        zip(cells, COST_COLUMNS, strict=True)))
+    print(format_table([*costs["layers"], {**costs["total"], "layer": "total", "op": "",
+                                           "n": "", "min_acc_bits": ""}], COST_COLUMNS))
     if paper is not None:
         print("against the paper: " + ", ".join(
             f"{key} {entry['ours']:.3g} vs {entry['paper']:.3g} ({entry['difference']:+.2%})"
@@ -156,22 +143,18 @@ def cost_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_datapath(commands) -> None:
+def register(commands) -> None:
     """Add ``datapath`` and ``cost`` to the ``boolnet-spec`` sub-command parser."""
     run = commands.add_parser(
         "datapath", help="run a model file on the packed accelerator datapath model",
         description="Execute a model file on 64-bit packed words (XNOR-popcount matrix-vector "
                     "unit, threshold, logic, pooling and permutation units). Writes the same "
                     "keys and values as `run`.")
-    run.add_argument("model", help="model file")
-    run.add_argument("--input", required=True, help="float32 images [N, 3, H, W] (.npy)")
-    run.add_argument("-o", "--output", required=True, help=".npz file with logits (and trace)")
-    run.add_argument("--trace", action="store_true", help="also write every named tensor")
+    add_forward_arguments(run)
     run.add_argument("--pe", type=int, default=64, help="PE rows (default 64)")
     run.add_argument("--simd", type=int, default=64, help="SIMD bits per row (default 64)")
     run.add_argument("--acc-bits", type=int, default=16,
                      help="unsigned accumulator width in bits (default 16)")
-    run.add_argument("--json", action="store_true", help="machine-readable summary")
     run.set_defaults(handler=datapath_command)
 
     cost = commands.add_parser(

@@ -85,10 +85,10 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from equivalence.datapath.layout import WORD_BITS, words_for
-from equivalence.datapath.mvu import MVUConfig, minimal_width, neuron_folds, synapse_folds
-from reference.errors import DomainError, FormatError, error_if
-from reference.network import Model, Node
+from boolnet_spec.equivalence.datapath.layout import WORD_BITS, words_for
+from boolnet_spec.equivalence.datapath.mvu import MVUConfig, minimal_width, neuron_folds, synapse_folds
+from boolnet_spec.reference.errors import DomainError, FormatError, error_if
+from boolnet_spec.reference.network import Model, Node
 
 __all__ = ["EnergyTable", "HOROWITZ_45NM", "PAPER", "PAPER_TABLE3", "THRESHOLD_BITS", "layer_costs",
            "model_costs", "table3_bits", "block_energy", "block_comparison"]
@@ -157,7 +157,7 @@ class EnergyTable:
         names = [item.name for item in fields(cls)]
         error_if(not isinstance(data, dict) or sorted(data) != sorted(names), FormatError,
                  "energy table", f"a JSON object with exactly the keys {names}",
-                 sorted(data) if isinstance(data, dict) else type(data).__name__, "COST-7")
+                 lambda: sorted(data) if isinstance(data, dict) else type(data).__name__, "COST-7")
         return cls(**data)
 
 

@@ -2,7 +2,7 @@
 
 Bits are packed and unpacked here with ``np.packbits`` and ``np.unpackbits``, not through the
 reference. The layout is normative for the datapath: every unit
-of :mod:`equivalence.datapath` reads and writes it, and a hardware implementation that stores its
+of :mod:`boolnet_spec.equivalence.datapath` reads and writes it, and a hardware implementation that stores its
 memories this way can exchange them word for word with this model.
 
 .. req:: PACK-1
@@ -27,7 +27,7 @@ memories this way can exchange them word for word with this model.
    every slice hold no channel. They are 0 in every packed activation and every packed weight row,
    and every unit of the datapath writes them as 0. ``ERROR_IF`` a packed tensor handed to a unit
    or to :func:`unpack_activations` has a set unused bit
-   (:class:`~reference.errors.DomainError`): such garbage is rejected, never masked.
+   (:class:`~boolnet_spec.reference.errors.DomainError`): such garbage is rejected, never masked.
 
    Why they cannot change a result. The matrix-vector unit counts mismatches,
    ``d = popcount(a XOR w)`` over whole words (MVU-1); an unused bit is 0 in the activation
@@ -65,7 +65,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.errors import DomainError, DTypeError, NonBinaryError, ShapeError, error_if
+from boolnet_spec.reference.errors import DomainError, DTypeError, NonBinaryError, ShapeError, error_if
 
 __all__ = ["WORD_BITS", "WORD", "PackedBits", "words_for", "used_mask", "pack_bits_last",
            "unpack_bits_last", "pack_activations", "unpack_activations", "pack_weights",
@@ -117,7 +117,7 @@ def _check_bits(bits: np.ndarray, name: str, rank: int, label: str) -> np.ndarra
     error_if(bits.size == 0 or min(bits.shape) < 1, ShapeError, name, "a non-empty tensor",
              list(bits.shape), label)
     error_if(bool((bits > 1).any()), NonBinaryError, name, "bits in {0, 1}",
-             int(bits.max()), label)
+             lambda: int(bits.max()), label)
     return bits
 
 
@@ -130,7 +130,7 @@ def check_unused_zero(words: np.ndarray, channels: int, name: str) -> None:
     if garbage.any():
         index = [int(i) for i in np.argwhere(garbage)[0]]
         error_if(True, DomainError, name, f"unused bits {tail}..63 of its last word 0 (PACK-3)",
-                 f"word {int(words[(*index, -1)]):#018x} at index {index} "
+                 lambda: f"word {int(words[(*index, -1)]):#018x} at index {index} "
                  f"({int(np.count_nonzero(garbage))} word(s))", "PACK-3")
 
 

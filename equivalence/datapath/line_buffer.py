@@ -10,7 +10,7 @@ except to write the constant pixel of ``one`` padding.
    nearest edge pixel, ``v[b, clamp(y - p, 0, H-1), clamp(x - p, 0, W-1)]`` (PAD-1), so a padded
    pixel is bit for bit an input pixel; ``one`` writes a pixel whose used bits are 1 and whose
    unused bits are 0 (PAD-2, PACK-3); ``none`` requires ``p = 0`` (PAD-3). ``ERROR_IF`` another
-   mode or ``p < 0`` (:class:`~reference.errors.DomainError`).
+   mode or ``p < 0`` (:class:`~boolnet_spec.reference.errors.DomainError`).
 
 .. req:: LB-2
 
@@ -19,7 +19,7 @@ except to write the constant pixel of ``one`` padding.
    concatenation over taps ``ky*kw + kx`` (row-major, the order of PACK-4) of that pixel's ``Kg``
    words of group ``g``: ``kh*kw*Kg`` words, matched word for word with a weight row.
    ``Ho = floor((H + 2p - d*(kh - 1) - 1)/t) + 1`` (CONV-2); ``ERROR_IF Ho < 1`` or ``Wo < 1``
-   (:class:`~reference.errors.ShapeError`).
+   (:class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: LB-3
 
@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from equivalence.datapath.layout import WORD, WORD_BITS, used_mask
-from reference.errors import DomainError, ShapeError, error_if
+from boolnet_spec.equivalence.datapath.layout import WORD, WORD_BITS, used_mask
+from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
 
 __all__ = ["MODES", "pad_pixels", "output_size", "windows", "line_buffer_bits"]
 

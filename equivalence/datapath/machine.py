@@ -7,7 +7,7 @@ reference, and the model is loaded and validated by the reference (NET-6).
 
 .. req:: MACH-1
 
-   Execution. A :class:`~reference.network.Model` (validated, NET-6) runs in its stored node order
+   Execution. A :class:`~boolnet_spec.reference.network.Model` (validated, NET-6) runs in its stored node order
    on a float32 image batch of the architecture's size (``ERROR_IF`` another shape, STEM-1 and
    NET-7). ``stem``: the reference's stem, then packing (PACK-2). ``bconv``: the convolution input
    (PERM-4), the line buffer (LB-1, LB-2), the matrix-vector unit (MVU-1, MVU-3) with its
@@ -24,13 +24,13 @@ reference, and the model is loaded and validated by the reference (NET-6).
    conforming datapath's trace equals the reference's ``forward(model, image, trace=True)``
    tensor for tensor, dtype and shape included, compared with ``np.array_equal``. With
    ``packed`` the trace holds the tensors as the datapath stores them instead: bits as
-   :class:`~equivalence.datapath.layout.PackedBits` (PACK-2) and accumulators as the mismatch
+   :class:`~boolnet_spec.equivalence.datapath.layout.PackedBits` (PACK-2) and accumulators as the mismatch
    counts ``d[N, Ho, Wo, Cout]`` (MVU-2), for memory images and traffic counts.
 
 .. req:: MACH-3
 
    Configuration: ``pe``, ``simd`` and ``acc_bits`` of MVU-3 and ACCW-1, checked when the machine
-   is built, before any image is read (:class:`~reference.errors.DomainError`).
+   is built, before any image is read (:class:`~boolnet_spec.reference.errors.DomainError`).
 """
 
 from __future__ import annotations
@@ -40,26 +40,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from equivalence.datapath.layout import (
+from boolnet_spec.equivalence.datapath.layout import (
     PackedBits,
     pack_activations,
     pack_weights,
     unpack_activations,
 )
-from equivalence.datapath.line_buffer import output_size, pad_pixels, windows
-from equivalence.datapath.logic_unit import logic_or, xnor
-from equivalence.datapath.mvu import (
+from boolnet_spec.equivalence.datapath.line_buffer import output_size, pad_pixels, windows
+from boolnet_spec.equivalence.datapath.logic_unit import logic_or, xnor
+from boolnet_spec.equivalence.datapath.mvu import (
     MVUConfig,
     matrix_vector,
     minimal_width,
     mismatches_to_accumulator,
 )
-from equivalence.datapath.permute import select_groups, shuffle, split
-from equivalence.datapath.pool_unit import threshold_pool
-from equivalence.datapath.threshold_unit import ThresholdUnit
-from reference.head import classifier, last_block_real, prelu
-from reference.network import Model, Node, run_graph
-from reference.stem import basenet_stem, boolnet_stem, stem_features
+from boolnet_spec.equivalence.datapath.permute import select_groups, shuffle, split
+from boolnet_spec.equivalence.datapath.pool_unit import threshold_pool
+from boolnet_spec.equivalence.datapath.threshold_unit import ThresholdUnit
+from boolnet_spec.reference.head import classifier, last_block_real, prelu
+from boolnet_spec.reference.network import Model, Node, run_graph
+from boolnet_spec.reference.stem import basenet_stem, boolnet_stem, stem_features
 
 __all__ = ["ConvLayer", "Datapath"]
 

@@ -18,7 +18,7 @@ masks and word selections only, no unpacked channel indexing. In hardware these 
 
    Feature-reuse split (CHAN-2): the two halves of every slice are ``extract(x, 0, C/2)`` and
    ``extract(x, C/2, C/2)``; when ``C/2`` is a multiple of 64 they are word ranges.
-   ``ERROR_IF C`` is odd (:class:`~reference.errors.ShapeError`).
+   ``ERROR_IF C`` is odd (:class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: PERM-3
 
@@ -28,7 +28,7 @@ masks and word selections only, no unpacked channel indexing. In hardware these 
    32-bit value to bit ``2i`` (five shift-and-mask steps) and ``lo32``, ``hi32`` are the two halves
    of a word. Of the ``2K`` words the first ``ceil(2C / 64)`` are kept; the others hold only unused
    bits. ``ERROR_IF`` the operands differ in shape or channels
-   (:class:`~reference.errors.ShapeError`).
+   (:class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: PERM-4
 
@@ -38,15 +38,15 @@ masks and word selections only, no unpacked channel indexing. In hardware these 
    ``read = all`` concatenates the ``S`` slices (CHAN-1) and extracts each group's
    ``Cin_g = S*C/g`` channels; when ``C`` is a multiple of 64 and ``g`` divides ``S`` this is a
    reshape of the words. ``ERROR_IF`` ``g`` is outside ``[1, S]`` for ``read = slices`` or does
-   not divide ``S*C`` for ``read = all`` (:class:`~reference.errors.DomainError`).
+   not divide ``S*C`` for ``read = all`` (:class:`~boolnet_spec.reference.errors.DomainError`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from equivalence.datapath.layout import WORD, WORD_BITS, PackedBits, words_for
-from reference.errors import DomainError, ShapeError, error_if
+from boolnet_spec.equivalence.datapath.layout import WORD, WORD_BITS, PackedBits, words_for
+from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
 
 __all__ = ["extract", "concat", "split", "shuffle", "select_groups"]
 

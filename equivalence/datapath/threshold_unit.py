@@ -14,8 +14,8 @@ reads the canonical units of a model (THR-2) and converts them once, exactly, to
    constant 0 is ``(1, -1)``. The conversion and the comparison are exact integer operations;
    ``T`` is stored as int16. ``ERROR_IF`` a unit is not canonical, or the unit arrays are not
    uint8 and int16 of one shape ``[S, Cout]``
-   (:class:`~reference.errors.DomainError`, :class:`~reference.errors.DTypeError`,
-   :class:`~reference.errors.ShapeError`).
+   (:class:`~boolnet_spec.reference.errors.DomainError`, :class:`~boolnet_spec.reference.errors.DTypeError`,
+   :class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: THU-2
 
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from equivalence.datapath.layout import PackedBits, pack_bits_last
-from reference.errors import DomainError, DTypeError, ShapeError, error_if
+from boolnet_spec.equivalence.datapath.layout import PackedBits, pack_bits_last
+from boolnet_spec.reference.errors import DomainError, DTypeError, ShapeError, error_if
 
 __all__ = ["ThresholdUnit"]
 

@@ -47,21 +47,21 @@ from fractions import Fraction
 
 import numpy as np
 
-from equivalence.pytorch.bounds import BNParams, conv_error, layer_bound
-from equivalence.pytorch.harness import (
+from boolnet_spec.equivalence.pytorch.bounds import BNParams, conv_error, layer_bound
+from boolnet_spec.equivalence.pytorch.harness import (
     _bn_index,
     _within,
     float32_semantics,
     torch_weight,
 )
-from reference.architecture import Architecture
-from reference.batchnorm import BatchNorm
-from reference.exact import exact
-from reference.fold import ChannelFold
-from reference.network import Model
-from reference.slices import slice_offsets
-from reference.threshold import GE
-from reference.weights import weight_scale
+from boolnet_spec.reference.architecture import Architecture
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.exact import exact
+from boolnet_spec.reference.fold import ChannelFold
+from boolnet_spec.reference.network import Model
+from boolnet_spec.reference.slices import slice_offsets
+from boolnet_spec.reference.threshold import GE
+from boolnet_spec.reference.weights import weight_scale
 
 __all__ = ["Certification", "certify", "certify_node", "fma32", "bn_variants"]
 
@@ -265,7 +265,7 @@ def certify(module, arch: Architecture, model: Model | None = None,
     import torch
     from tqdm import tqdm
 
-    from equivalence.pytorch.export import export_model
+    from boolnet_spec.equivalence.pytorch.export import export_model
 
     start = time.perf_counter()
     if model is None:

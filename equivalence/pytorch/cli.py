@@ -15,7 +15,7 @@
 .. req:: CLI-2
 
    Exit status: 0 when there is no ``mismatch``, 1 when there is one, 2 for an invalid argument or
-   file (a :class:`~reference.errors.SpecError`, one line on stderr), before any work is done.
+   file (a :class:`~boolnet_spec.reference.errors.SpecError`, one line on stderr), before any work is done.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.errors import DomainError, error_if
+from boolnet_spec.reference.commandline import format_table, print_json
+from boolnet_spec.reference.errors import DomainError, error_if
 
 __all__ = ["register", "compare_command", "certify_command", "train_command", "BUNDLED"]
 
@@ -37,10 +38,10 @@ BUNDLED = DATA / "boolnet-digits.safetensors"
 
 def _load(args: argparse.Namespace, images: np.ndarray | None):
     """``(module, arch, images, label)`` for the bundled model or a checkpoint."""
-    from equivalence.pytorch.export import infer_architecture, load_checkpoint, torch_model
-    from reference.architecture import Architecture
-    from reference.modelfile import read_npy
-    from reference.stem import check_image
+    from boolnet_spec.equivalence.pytorch.export import infer_architecture, load_checkpoint, torch_model
+    from boolnet_spec.reference.architecture import Architecture
+    from boolnet_spec.reference.safe_io import read_npy
+    from boolnet_spec.reference.stem import check_image
 
     if args.checkpoint is None:
         error_if(args.config is not None, DomainError, "--config",
@@ -66,38 +67,25 @@ def _load(args: argparse.Namespace, images: np.ndarray | None):
 
 
 def _inputs(args: argparse.Namespace) -> np.ndarray | None:
-    from reference.modelfile import read_npy
+    from boolnet_spec.reference.safe_io import read_npy
 
     if getattr(args, "input", None):
         return read_npy(args.input, "--input")
     return None
 
 
-def _table(rows: list[dict], columns: list[tuple[str, str, int]]) -> str:
-    lines = ["  ".join(f"{title:>{width}}" for _, title, width in columns)]
-    for row in rows:
-        cells = []
-        for key, _, width in columns:
-            value = row.get(key)
-            text = "-" if value is None else f"{value:.3g}" if isinstance(value, float) \
-                else str(value)
-            cells.append(f"{text:>{width}}")
-        lines.append("  ".join(cells))
-    return "\n".join(lines)
-
-
-COMPARE_COLUMNS = [("layer", "layer", 24), ("kind", "kind", 4), ("elements", "elements", 9),
-                   ("equal", "equal", 9), ("ternary", "ternary", 7),
-                   ("float_ambiguous", "float_amb", 9), ("mismatch", "mismatch", 8),
-                   ("smallest_margin", "min margin", 10)]
-CERTIFY_COLUMNS = [("layer", "layer", 22), ("n", "n", 5), ("channels", "channels", 8),
-                   ("certified_channels", "certified", 9), ("at_risk_values", "at risk", 7),
-                   ("float_ambiguous", "float_amb", 9), ("ternary", "ternary", 7),
-                   ("mismatch", "mismatch", 8), ("smallest_margin", "min margin", 10)]
+COMPARE_COLUMNS = [("layer", 24, "layer"), ("kind", 4, "kind"), ("elements", 9, "elements"),
+                   ("equal", 9, "equal"), ("ternary", 7, "ternary"),
+                   ("float_amb", 9, "float_ambiguous"), ("mismatch", 8, "mismatch"),
+                   ("min margin", 10, "smallest_margin")]
+CERTIFY_COLUMNS = [("layer", 22, "layer"), ("n", 5, "n"), ("channels", 8, "channels"),
+                   ("certified", 9, "certified_channels"), ("at risk", 7, "at_risk_values"),
+                   ("float_amb", 9, "float_ambiguous"), ("ternary", 7, "ternary"),
+                   ("mismatch", 8, "mismatch"), ("min margin", 10, "smallest_margin")]
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    from equivalence.pytorch.harness import compare
+    from boolnet_spec.equivalence.pytorch.harness import compare
 
     images = _inputs(args)
     if args.checkpoint is not None and images is None:
@@ -112,10 +100,10 @@ def compare_command(args: argparse.Namespace) -> int:
     report = result.to_json(args.limit)
     summary = report["summary"]
     if args.json:
-        print(json.dumps({"model": label, **report}))
+        print_json({"model": label, **report})
     else:
         print(f"{label}: {images.shape[0]} image(s), teacher-forced")
-        print(_table(report["layers"], COMPARE_COLUMNS))
+        print(format_table(report["layers"], COMPARE_COLUMNS))
         free = report["free_running"]
         print(f"free running: {summary['free_running_bit_differences']} differing bits, "
               f"top-1 agreement {summary['top1_agreement']:.3f}, largest logit difference "
@@ -128,8 +116,8 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def certify_command(args: argparse.Namespace) -> int:
-    from equivalence.pytorch.certify import certify
-    from equivalence.pytorch.harness import compare
+    from boolnet_spec.equivalence.pytorch.certify import certify
+    from boolnet_spec.equivalence.pytorch.harness import compare
 
     module, arch, images, label = _load(args, None)
     result = certify(module, arch)
@@ -140,11 +128,11 @@ def certify_command(args: argparse.Namespace) -> int:
     report["summary"]["top1_agreement"] = top1
     summary = report["summary"]
     if args.json:
-        print(json.dumps({"model": label, **report}))
+        print_json({"model": label, **report})
     else:
         print(f"{label}: {summary['accumulator_values']} accumulator values of "
               f"{summary['units']} threshold units in {summary['seconds']} s")
-        print(_table(report["layers"], CERTIFY_COLUMNS))
+        print(format_table(report["layers"], CERTIFY_COLUMNS))
         print(f"certified {summary['certified_channels']} of {summary['channels']} channels; "
               f"at risk: {summary['at_risk_values']} values (float_ambiguous "
               f"{summary['float_ambiguous']}, ternary {summary['ternary']}, mismatch "
@@ -153,14 +141,14 @@ def certify_command(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from equivalence.pytorch.train import main
+    from boolnet_spec.equivalence.pytorch.train import main
 
     extra = [] if args.epochs is None else ["--epochs", str(args.epochs)]
     return main(["--seed", str(args.seed), "-o", args.output, *extra])
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    from reference.architecture import CONFIGS
+    from boolnet_spec.reference.architecture import CONFIGS
 
     parser.add_argument("checkpoint", nargs="?",
                         help=".pth (torch.load weights_only), .safetensors or .npz state dict "
@@ -207,8 +195,3 @@ def register(commands) -> None:
                        help="directory for the checkpoint, provenance and samples")
     train.set_defaults(handler=train_command)
 
-
-if __name__ == "__main__":
-    from reference.cli import main
-
-    sys.exit(main())

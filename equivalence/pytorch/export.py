@@ -12,7 +12,7 @@
    Checkpoints are read as SD-1 reads state dicts (``.pth``/``.pt`` with
    ``torch.load(weights_only=True)``, possibly nested under ``network``, ``state_dict`` or
    ``model`` and with ``module.`` prefixes; ``.safetensors``; ``.npz``), so a pickle that would
-   execute code is refused with a :class:`~reference.errors.FormatError` and never executed.
+   execute code is refused with a :class:`~boolnet_spec.reference.errors.FormatError` and never executed.
 
 .. req:: EXPORT-3
 
@@ -29,11 +29,11 @@ import re
 
 import numpy as np
 
-from reference.architecture import Architecture, architecture
-from reference.build import build_model
-from reference.errors import FormatError, error_if
-from reference.network import Model
-from reference.statedict import check_state_dict, load_state_dict
+from boolnet_spec.reference.architecture import Architecture, architecture
+from boolnet_spec.reference.build import build_model
+from boolnet_spec.reference.errors import FormatError, error_if
+from boolnet_spec.reference.network import Model
+from boolnet_spec.reference.statedict import check_state_dict, load_state_dict
 
 __all__ = ["state_dict_arrays", "export_model", "load_checkpoint", "infer_architecture",
            "torch_model"]
@@ -66,12 +66,12 @@ def infer_architecture(config: str, state_dict: dict[str, np.ndarray],
     count = len(stages)
     error_if(count == 0 or sorted(stages) != list(range(1, count + 1)), FormatError,
              "checkpoint", "blocks named layer1.0, layer2.0, ... (the authors' layout)",
-             sorted(stages), "EXPORT-3")
+             lambda: sorted(stages), "EXPORT-3")
     widths, blocks = [], []
     for stage in range(1, count + 1):
         key = f"layer{stage}.0.conv1.weight"
         error_if(key not in state_dict or np.asarray(state_dict[key]).ndim != 4, FormatError,
-                 key, "a rank-4 weight", "missing" if key not in state_dict else
+                 key, "a rank-4 weight", lambda: "missing" if key not in state_dict else
                  list(np.asarray(state_dict[key]).shape), "EXPORT-3")
         widths.append(int(np.asarray(state_dict[key]).shape[0]))
         blocks.append(max(stages[stage]) + 1)
@@ -88,11 +88,11 @@ def infer_architecture(config: str, state_dict: dict[str, np.ndarray],
 
 def torch_model(arch: Architecture, state_dict: dict[str, np.ndarray],
                 sign_mode: str = "official"):
-    """A :class:`~equivalence.pytorch.model.BoolNet` holding ``state_dict`` (strict), in eval
+    """A :class:`~boolnet_spec.equivalence.pytorch.model.BoolNet` holding ``state_dict`` (strict), in eval
     mode."""
     import torch
 
-    from equivalence.pytorch.model import BoolNet
+    from boolnet_spec.equivalence.pytorch.model import BoolNet
 
     model = BoolNet(arch, sign_mode=sign_mode)
     model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v))

@@ -1,7 +1,7 @@
 """Layerwise equivalence harness: a PyTorch BoolNet and the folded reference, bit by bit.
 
 The harness runs any PyTorch module whose submodules carry the authors' module paths (this
-package's :class:`~equivalence.pytorch.model.BoolNet` or the authors' own classes) once, records
+package's :class:`~boolnet_spec.equivalence.pytorch.model.BoolNet` or the authors' own classes) once, records
 the tensors its forward hooks see, and checks every node of the exported reference model
 (EXPORT-1) against them.
 
@@ -17,7 +17,7 @@ the tensors its forward hooks see, and checks every node of the exported referen
    shortcuts are functions in the authors' code, so no hook sees them: the XNOR result is the input
    of ``p.conv2``, the OR result is the even channels of the block output (BoolNet) or the block
    output itself (BaseNet), the carried half its odd channels (CHAN-3), and the split half the input
-   of ``p.conv1``. ``ERROR_IF`` a module path is missing (:class:`~reference.errors.FormatError`).
+   of ``p.conv1``. ``ERROR_IF`` a module path is missing (:class:`~boolnet_spec.reference.errors.FormatError`).
 
 .. req:: HARNESS-2
 
@@ -74,7 +74,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from equivalence.pytorch.bounds import (
+from boolnet_spec.equivalence.pytorch.bounds import (
     ETA32,
     ETA64,
     SAFETY,
@@ -86,18 +86,18 @@ from equivalence.pytorch.bounds import (
     gamma,
     layer_bound,
 )
-from reference.architecture import Architecture
-from reference.batchnorm import BatchNorm
-from reference.encoding import BIT_DTYPE
-from reference.errors import FormatError, error_if
-from reference.exact import exact, ge_times_sqrt
-from reference.fold import ChannelFold
-from reference.maxpool import real_maxpool
-from reference.network import OPS, Model, forward
-from reference.slices import slice_offsets, slice_quantize
-from reference.stem import real_conv2d
-from reference.threshold import GE
-from reference.weights import weight_scale
+from boolnet_spec.reference.architecture import Architecture
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.encoding import BIT_DTYPE
+from boolnet_spec.reference.errors import FormatError, error_if
+from boolnet_spec.reference.exact import exact, ge_times_sqrt
+from boolnet_spec.reference.fold import ChannelFold
+from boolnet_spec.reference.maxpool import real_maxpool
+from boolnet_spec.reference.network import OPS, Model, forward
+from boolnet_spec.reference.slices import slice_offsets, slice_quantize
+from boolnet_spec.reference.stem import real_conv2d
+from boolnet_spec.reference.threshold import GE
+from boolnet_spec.reference.weights import weight_scale
 
 __all__ = ["CLASSES", "Row", "Comparison", "compare", "capture", "float32_semantics",
            "torch_weight", "block_names"]
@@ -198,7 +198,7 @@ def torch_weight(conv) -> tuple[np.ndarray, np.ndarray]:
     import torch
     import torch.nn.functional as F
 
-    from equivalence.pytorch.model import binary_sign
+    from boolnet_spec.equivalence.pytorch.model import binary_sign
 
     with torch.no_grad():
         weight = conv.weight.detach().cpu()
@@ -633,7 +633,7 @@ def _torch_logic(op: str, *values: np.ndarray) -> list[np.ndarray]:
     if op in ("xnor", "or"):
         import torch
 
-        from equivalence.pytorch.model import logic_or, logic_xnor
+        from boolnet_spec.equivalence.pytorch.model import logic_or, logic_xnor
 
         gate = logic_xnor if op == "xnor" else logic_or
         return [gate(*(torch.from_numpy(np.asarray(v)) for v in values)).numpy()]
@@ -737,7 +737,7 @@ def compare(module, arch: Architecture, images: np.ndarray, model: Model | None 
     import torch
     from tqdm import tqdm
 
-    from equivalence.pytorch.export import export_model
+    from boolnet_spec.equivalence.pytorch.export import export_model
 
     if model is None:
         model = export_model(module, arch)

@@ -57,8 +57,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference.architecture import Architecture, block_plans
-from reference.slices import slice_offsets
+from boolnet_spec.reference.architecture import Architecture, block_plans
+from boolnet_spec.reference.slices import slice_offsets
 
 __all__ = ["SIGN_MODES", "binary_sign", "binarize", "BConv", "MultiBConv", "GhostSign",
            "GhostBNSign", "BasicBlock", "BoolNet", "logic_xnor", "logic_or"]

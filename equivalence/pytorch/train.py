@@ -3,7 +3,7 @@
 The bundled checkpoint (``data/boolnet-digits.safetensors``) is the default model of
 ``boolnet-spec compare`` and ``boolnet-spec certify``. It is reproduced by::
 
-    python -m equivalence.pytorch.train --seed 0 -o equivalence/pytorch/data
+    python -m boolnet_spec.equivalence.pytorch.train --seed 0 -o equivalence/pytorch/data
 
 which writes the checkpoint, its provenance (command, seed, accuracies, torch version, wall time)
 and the sample test inputs beside it. Nothing is downloaded: the digits ship with scikit-learn.
@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reference.architecture import Architecture, architecture
+from boolnet_spec.reference.architecture import Architecture, architecture
 
 __all__ = ["DIGITS_ARCH", "TrainConfig", "digits_dataset", "train", "evaluate", "main"]
 
@@ -90,7 +90,7 @@ def digits_dataset(size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 
 def _init(model: torch.nn.Module) -> None:
     """The authors' initialisation: Kaiming (fan-out) weights, binary weights scaled by 1e-2."""
-    from equivalence.pytorch.model import BConv, MultiBConv
+    from boolnet_spec.equivalence.pytorch.model import BConv, MultiBConv
 
     for module in model.modules():
         if isinstance(module, torch.nn.Conv2d):
@@ -112,7 +112,7 @@ def train(config: TrainConfig, arch: Architecture = DIGITS_ARCH,
     """Train a model of ``arch`` on the digits (TRAIN-2); returns it in eval mode and metrics."""
     from tqdm import tqdm
 
-    from equivalence.pytorch.model import BoolNet
+    from boolnet_spec.equivalence.pytorch.model import BoolNet
 
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(True)
@@ -157,8 +157,8 @@ def train(config: TrainConfig, arch: Architecture = DIGITS_ARCH,
 def reference_accuracy(model: torch.nn.Module, arch: Architecture, x: torch.Tensor,
                        y: torch.Tensor) -> float:
     """Top-1 accuracy of the folded reference model (NET-7) exported from ``model``."""
-    from equivalence.pytorch.export import export_model
-    from reference.network import forward
+    from boolnet_spec.equivalence.pytorch.export import export_model
+    from boolnet_spec.reference.network import forward
 
     logits, _ = forward(export_model(model, arch), x.numpy())
     return float((logits.argmax(1) == y.numpy()).mean())
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     np.save(out / SAMPLES, x_test[:config.samples].numpy())
     np.save(out / SAMPLE_LABELS, y_test[:config.samples].numpy().astype(np.int64))
     provenance = {
-        "command": "python -m equivalence.pytorch.train " + " ".join(
+        "command": "python -m boolnet_spec.equivalence.pytorch.train " + " ".join(
             argv if argv is not None else sys.argv[1:]),
         "architecture": DIGITS_ARCH.to_json(), "config": asdict(config), **metrics,
         "samples": {"file": SAMPLES, "labels": SAMPLE_LABELS,

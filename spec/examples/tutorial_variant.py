@@ -4,7 +4,7 @@ Prove one with ``boolnet-spec prove --variant=spec/examples/tutorial_variant.py:
 run every variant below and check the verdict the tutorial states.
 """
 
-from spec.variants import Fold, Input, Param, Variant, ceil, floor, where
+from boolnet_spec.spec.variants import Fold, Input, Param, Variant, ceil, floor, where
 
 # [declare]
 params = [

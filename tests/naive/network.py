@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference.batchnorm import BatchNorm
-from reference.bconv import binary_conv2d
-from reference.slices import slice_quantize
-from reference.stem import basenet_stem, boolnet_stem, stem_features
-from reference.weights import weight_bits, weight_scale
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.bconv import binary_conv2d
+from boolnet_spec.reference.slices import slice_quantize
+from boolnet_spec.reference.stem import basenet_stem, boolnet_stem, stem_features
+from boolnet_spec.reference.weights import weight_bits, weight_scale
 
 EPS = 1e-5  # torch.nn.BatchNorm2d's default, used by every BatchNorm of the authors' model
 
