@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-sys.path[:0] = [str(DOCS.parent), str(DOCS / "_ext")]
+sys.path.insert(0, str(DOCS / "_ext"))
 
 from boolnet_spec.reference import SPEC_VERSION  # noqa: E402
 

@@ -13,7 +13,8 @@
 .. req:: ACC-3
 
    The accumulator is Int16. ``ERROR_IF n < 1`` or ``n > N_MAX`` with
-   ``N_MAX = 32765 = INT16_MAX - 2`` (:class:`~boolnet_spec.reference.errors.BoundError`). The bound makes every
+   ``N_MAX = 32765 = INT16_MAX - 2`` (:class:`~boolnet_spec.reference.errors.BoundError`). The
+   bound makes every
    accumulator (``|s| <= n``) and every canonical threshold (``-n <= t <= n + 2``, THR-2) an
    int16, and the popcount ``(s + n) / 2`` (at most ``n``) too.
 """

@@ -16,7 +16,8 @@
    dilation: its first block has stride 1 and dilation 1, every further block dilation 2. Every
    conv of a block is 3x3 with ``groups = S`` (the authors' ``conv_slices = max_slices``) and
    replication padding of ``dilation`` (BoolNet) or 1 (BaseNet). ``ERROR_IF`` a stride-2 stage
-   receives an odd height or width (:class:`~boolnet_spec.reference.errors.ShapeError`): its convolution and
+   receives an odd height or width (:class:`~boolnet_spec.reference.errors.ShapeError`): its
+   convolution and
    its downsample's pooling would disagree on the output size.
 
 .. req:: ARCH-3

@@ -12,7 +12,8 @@
 .. req:: BN-2
 
    ``ERROR_IF`` a parameter is not a float32 array of shape ``[C]``
-   (:class:`~boolnet_spec.reference.errors.DTypeError`, :class:`~boolnet_spec.reference.errors.ShapeError`), holds NaN or an
+   (:class:`~boolnet_spec.reference.errors.DTypeError`,
+   :class:`~boolnet_spec.reference.errors.ShapeError`), holds NaN or an
    infinity, or ``eps`` is not finite (:class:`~boolnet_spec.reference.errors.NonFiniteError`), or
    ``var[c] + eps <= 0`` for some ``c``, decided exactly
    (:class:`~boolnet_spec.reference.errors.DomainError`).

@@ -21,8 +21,10 @@
 .. req:: CONV-3
 
    ``ERROR_IF`` ``x`` or ``w`` is not a rank-4 bit tensor (ENC-5), ``Cin`` or ``Cout`` is not a
-   multiple of ``groups``, ``w.shape[1] != Cin/groups`` (:class:`~boolnet_spec.reference.errors.ShapeError`), or
-   ``stride``, ``dilation`` or ``groups`` is below 1 (:class:`~boolnet_spec.reference.errors.DomainError`), or
+   multiple of ``groups``, ``w.shape[1] != Cin/groups``
+   (:class:`~boolnet_spec.reference.errors.ShapeError`), or
+   ``stride``, ``dilation`` or ``groups`` is below 1
+   (:class:`~boolnet_spec.reference.errors.DomainError`), or
    ``n`` is outside ``[1, N_MAX]`` (ACC-3).
 
 .. req:: CONV-4

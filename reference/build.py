@@ -21,7 +21,8 @@
 
 .. req:: BUILD-3
 
-   ``ERROR_IF`` a temperature buffer is not in ``(0, 1]`` (:class:`~boolnet_spec.reference.errors.DomainError`,
+   ``ERROR_IF`` a temperature buffer is not in ``(0, 1]``
+   (:class:`~boolnet_spec.reference.errors.DomainError`,
    ARCH-7). Values of ``num_batches_tracked``, of the
    temperatures and of the unused ``bn3`` and ``ghostsign2`` of the other blocks do not enter the
    model.
@@ -39,14 +40,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from boolnet_spec.reference.architecture import Architecture, BlockPlan, block_plans, state_dict_layout
+from boolnet_spec.reference.architecture import (
+    Architecture,
+    BlockPlan,
+    block_plans,
+    state_dict_layout,
+)
 from boolnet_spec.reference.batchnorm import DEFAULT_EPS, BatchNorm
 from boolnet_spec.reference.bconv import multi_slice_conv2d
 from boolnet_spec.reference.encoding import to_pm1
 from boolnet_spec.reference.errors import DomainError, error_if
 from boolnet_spec.reference.fold import fold_bn_sign
 from boolnet_spec.reference.maxpool import real_maxpool
-from boolnet_spec.reference.network import BN_FIELDS, Model, Node, run_node
+from boolnet_spec.reference.network import Model, Node, run_node
+from boolnet_spec.reference.ops import BN_FIELDS, BlockTensors
 from boolnet_spec.reference.slices import slice_offsets
 from boolnet_spec.reference.statedict import check_state_dict
 from boolnet_spec.reference.stem import real_conv2d
@@ -154,36 +161,36 @@ class _Builder:
         return outputs[1]
 
     def block(self, plan: BlockPlan, block_input: str) -> str:
-        p, s = plan.name, self.arch.slices
+        b, s = BlockTensors(plan.name), self.arch.slices
         conv = {"stride": plan.stride, "padding": plan.padding, "dilation": plan.dilation,
                 "groups": s, "pad_mode": "replicate", "read": "slices", "pool": 0}
         x = residual = carry = block_input
         if plan.split:
-            self.add(Node(f"{p}.split", "split", [block_input], [f"{p}.x", f"{p}.carry"]), {})
-            x = residual = f"{p}.x"
-            carry = f"{p}.carry"
+            self.add(Node(b.node("split"), "split", [block_input], [b.x, b.carry]), {})
+            x = residual = b.x
+            carry = b.carry
         if plan.downsample:
+            pool = 2 if plan.pool else 0
             down = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "pad_mode": "none",
-                    "read": "all", "pool": 2 if plan.pool else 0}
-            bn_index = 2 if plan.pool else 1
-            residual = self.bconv(f"{p}.downsample", block_input, f"{p}.downsample.0.weight",
-                                  f"{p}.downsample.{bn_index}",
-                                  [f"{p}.downsample.0", f"{p}.downsample"], down,
-                                  bias_key=f"{p}.downsample.0.bias")
+                    "read": "all", "pool": pool}
+            residual = self.bconv(b.node("downsample"), block_input, f"{b.downsample_acc}.weight",
+                                  f"{b.downsample}.{b.downsample_bn(pool)}",
+                                  [b.downsample_acc, b.downsample], down,
+                                  bias_key=f"{b.downsample_acc}.bias")
             carry = residual
-        bits = self.bconv(f"{p}.conv1", x, f"{p}.conv1.weight", f"{p}.bn1",
-                          [f"{p}.conv1", f"{p}.ghostsign1"], conv)
-        self.add(Node(f"{p}.xnor", "xnor", [bits, residual], [f"{p}.xnor"]), {})
+        bits = self.bconv(b.node("conv1"), x, f"{b.conv1}.weight", f"{b.p}.bn1",
+                          [b.conv1, b.ghostsign1], conv)
+        self.add(Node(b.node("xnor"), "xnor", [bits, residual], [b.xnor]), {})
         if plan.last:
-            return self.head(plan, f"{p}.xnor", conv)
-        bits = self.bconv(f"{p}.conv2", f"{p}.xnor", f"{p}.conv2.weight", f"{p}.bn2",
-                          [f"{p}.conv2", f"{p}.ghostsign2"], {**conv, "stride": 1})
+            return self.head(plan, b.xnor, conv)
+        bits = self.bconv(b.node("conv2"), b.xnor, f"{b.conv2}.weight", f"{b.p}.bn2",
+                          [b.conv2, b.ghostsign2], {**conv, "stride": 1})
         if self.arch.family == "basenet":
-            self.add(Node(f"{p}.or", "or", [bits, residual], [p]), {})
-            return p
-        self.add(Node(f"{p}.or", "or", [bits, residual], [f"{p}.or"]), {})
-        self.add(Node(f"{p}.shuffle", "shuffle", [f"{p}.or", carry], [p]), {})
-        return p
+            self.add(Node(b.node("or"), "or", [bits, residual], [b.output]), {})
+            return b.output
+        self.add(Node(b.node("or"), "or", [bits, residual], [b.logic_or]), {})
+        self.add(Node(b.node("shuffle"), "shuffle", [b.logic_or, carry], [b.output]), {})
+        return b.output
 
     def head(self, plan: BlockPlan, x: str, conv: dict) -> str:
         p = plan.name
@@ -207,7 +214,8 @@ class _Builder:
             more_roles, more_arrays = self.bn_arrays(role, f"{p}.{role}")
             roles |= more_roles
             arrays |= more_arrays
-        self.add(Node("head", "head", [x], [f"{p}.conv2", p, "logits"], attrs, roles), arrays)
+        b = BlockTensors(p)
+        self.add(Node("head", "head", [x], [b.conv2, b.output, "logits"], attrs, roles), arrays)
         return "logits"
 
     def build(self) -> Model:
@@ -221,7 +229,8 @@ def _check_temperatures(state_dict: dict[str, np.ndarray]) -> None:
     for key, value in state_dict.items():
         if key.endswith(".temperature"):
             bad = not ((value > 0) & (value <= 1)).all()
-            error_if(bad, DomainError, key, "a temperature in (0, 1]", lambda: value.tolist(), "BUILD-3")
+            error_if(bad, DomainError, key, "a temperature in (0, 1]", lambda: value.tolist(),
+                     "BUILD-3")
 
 
 def build_model(arch: Architecture, state_dict: dict[str, np.ndarray]) -> Model:

@@ -17,7 +17,8 @@ Binary activations travel as ``[N, S, C, H, W]``: ``S`` slices of ``C`` channels
    Channel shuffle: ``shuffle_channels(z1, z2)`` with ``z1``, ``z2`` of one shape
    ``[N, S, C, H, W]`` returns ``out[N, S, 2C, H, W]`` with ``out[:, :, 2c] = z1[:, :, c]`` and
    ``out[:, :, 2c + 1] = z2[:, :, c]`` (concatenation on a new axis, transpose, flatten).
-   ``ERROR_IF`` the shapes differ or are not rank 5 (:class:`~boolnet_spec.reference.errors.ShapeError`).
+   ``ERROR_IF`` the shapes differ or are not rank 5
+   (:class:`~boolnet_spec.reference.errors.ShapeError`).
 """
 
 from __future__ import annotations

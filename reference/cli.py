@@ -6,9 +6,7 @@ import argparse
 import json
 import math
 import re
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 
@@ -21,7 +19,7 @@ from boolnet_spec.reference.commandline import (
     forward_command,
     print_json,
 )
-from boolnet_spec.reference.errors import DomainError, NonFiniteError, SpecError, error_if
+from boolnet_spec.reference.errors import DomainError, NonFiniteError, error_if
 from boolnet_spec.reference.exact import round_to_float32
 from boolnet_spec.reference.fold import fold_bn_sign
 from boolnet_spec.reference.slices import slice_offsets

@@ -15,7 +15,8 @@ holding -1.0 and +1.0; the specification carries them as bits.
 
 .. req:: ENC-3
 
-   ``ERROR_IF`` the argument of ``sign`` is NaN (:class:`~boolnet_spec.reference.errors.NonFiniteError`).
+   ``ERROR_IF`` the argument of ``sign`` is NaN
+   (:class:`~boolnet_spec.reference.errors.NonFiniteError`).
    Infinities are ordered values: ``sign(+inf) = +1``, ``sign(-inf) = -1``.
 
 .. req:: ENC-4
@@ -36,7 +37,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from boolnet_spec.reference.errors import DTypeError, NonBinaryError, NonFiniteError, describe, error_if
+from boolnet_spec.reference.errors import (
+    DTypeError,
+    NonBinaryError,
+    NonFiniteError,
+    describe,
+    error_if,
+)
 
 __all__ = ["BIT_DTYPE", "check_bits", "to_pm1", "from_pm1", "sign_bit"]
 
@@ -50,7 +57,8 @@ def check_bits(bits: np.ndarray, name: str) -> np.ndarray:
     error_if(bits.dtype != BIT_DTYPE, DTypeError, name, "dtype uint8 holding bits",
              bits.dtype, "ENC-5")
     if bits.size and bits.max() > 1:
-        error_if(True, NonBinaryError, name, "bits in {0, 1}", lambda: describe(bits, bits > 1), "ENC-5")
+        error_if(True, NonBinaryError, name, "bits in {0, 1}", lambda: describe(bits, bits > 1),
+                 "ENC-5")
     return bits
 
 

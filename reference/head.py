@@ -25,8 +25,10 @@ float32 parameters; sums (average pool, linear layer) are in an implementation-d
 .. req:: HEAD-4
 
    ``ERROR_IF`` a parameter is not a finite float32 array of its shape
-   (:class:`~boolnet_spec.reference.errors.DTypeError`, :class:`~boolnet_spec.reference.errors.ShapeError`,
-   :class:`~boolnet_spec.reference.errors.NonFiniteError`), or ``s2`` is not int16 of the shape of one slice of
+   (:class:`~boolnet_spec.reference.errors.DTypeError`,
+   :class:`~boolnet_spec.reference.errors.ShapeError`,
+   :class:`~boolnet_spec.reference.errors.NonFiniteError`), or ``s2`` is not int16 of the shape of
+   one slice of
    ``x``.
 """
 

@@ -5,7 +5,8 @@
    Binary max pooling with a ``k x k`` window and stride ``t``, no padding, floor mode:
    ``Ho = floor((H - k) / t) + 1``. The maximum of +-1 values is +1 when any of them is, so on bits
    it is the OR over the window. ``ERROR_IF H < k or W < k`` or ``k``, ``t`` are below 1
-   (:class:`~boolnet_spec.reference.errors.ShapeError`, :class:`~boolnet_spec.reference.errors.DomainError`).
+   (:class:`~boolnet_spec.reference.errors.ShapeError`,
+   :class:`~boolnet_spec.reference.errors.DomainError`).
 
 .. req:: POOL-2
 
@@ -21,7 +22,8 @@
    Real max pooling (the stem's ``MaxPool2d(3, 2, padding=1)``): the window's maximum over the
    positions that lie inside the input; padded positions never win (they act as ``-inf``);
    ``Ho = floor((H + 2p - k) / t) + 1``. ``ERROR_IF`` the input is not a float tensor
-   (:class:`~boolnet_spec.reference.errors.DTypeError`) or ``p`` is not an integer with ``0 <= p <= k // 2``
+   (:class:`~boolnet_spec.reference.errors.DTypeError`) or ``p`` is not an integer with
+   ``0 <= p <= k // 2``
    (:class:`~boolnet_spec.reference.errors.DomainError`), as in ``torch.nn.MaxPool2d``.
 """
 

@@ -4,7 +4,8 @@
 
    A model file is a ZIP archive in NumPy's ``.npz`` layout. Every member is a ``.npy`` array of a
    numeric dtype; no member is ever unpickled (``np.load(allow_pickle=False)``), so a file that
-   holds a pickle, or an object array, is rejected (:class:`~boolnet_spec.reference.errors.FormatError`). The
+   holds a pickle, or an object array, is rejected
+   (:class:`~boolnet_spec.reference.errors.FormatError`). The
    member ``__graph__`` is a ``uint8`` vector holding the UTF-8 JSON header.
 
 .. req:: MODEL-2
@@ -28,8 +29,10 @@
 .. req:: MODEL-4
 
    ``ERROR_IF`` the archive's members would expand beyond ``MAX_MODEL_BYTES`` (4 GiB) in memory
-   (:class:`~boolnet_spec.reference.errors.BoundError`), or a member's ``.npy`` header declares another number
-   of data bytes than the ZIP directory stores for it (:class:`~boolnet_spec.reference.errors.FormatError`),
+   (:class:`~boolnet_spec.reference.errors.BoundError`), or a member's ``.npy`` header declares
+   another number
+   of data bytes than the ZIP directory stores for it
+   (:class:`~boolnet_spec.reference.errors.FormatError`),
    both checked from the ZIP directory and the ``.npy`` headers before any array is read.
 
 .. req:: MODEL-5

@@ -47,7 +47,8 @@ the authors' model.
 .. req:: NET-7
 
    Forward pass: nodes run in their stored order on a float32 image batch of the architecture's
-   size (``ERROR_IF`` another size, :class:`~boolnet_spec.reference.errors.ShapeError`); the result is the
+   size (``ERROR_IF`` another size, :class:`~boolnet_spec.reference.errors.ShapeError`); the result
+   is the
    ``logits`` tensor, and the trace is every named tensor the nodes produce.
 """
 
@@ -67,13 +68,12 @@ from boolnet_spec.reference.errors import DomainError, FormatError, ShapeError, 
 from boolnet_spec.reference.head import classifier, last_block_real, prelu
 from boolnet_spec.reference.logic import logic_or, logic_xnor
 from boolnet_spec.reference.maxpool import threshold_maxpool
+from boolnet_spec.reference.ops import BN_FIELDS, OPS, dispatch_table, lookup, op_spec
 from boolnet_spec.reference.padding import check_padding
 from boolnet_spec.reference.stem import basenet_stem, boolnet_stem, check_image, stem_features
 from boolnet_spec.reference.threshold import ThresholdUnits, threshold_slices
 
-__all__ = ["Node", "Model", "OPS", "forward", "run_graph", "run_node", "BN_FIELDS"]
-
-BN_FIELDS = ("weight", "bias", "running_mean", "running_var")
+__all__ = ["Node", "Model", "KERNELS", "forward", "run_graph", "run_node"]
 
 
 @dataclass
@@ -256,9 +256,12 @@ def _infer_pair(ctx: _Context, a: Shape, b: Shape) -> tuple[list[Shape], dict]:
     _expect(b, "bits", ctx.node, 1)
     error_if(a != b, ShapeError, f"node {ctx.node.name} input {ctx.node.inputs[1]}",
              f"the shape of {ctx.node.inputs[0]} {list(a[1:])}", list(b[1:]), "NET-4")
-    if ctx.node.op == "shuffle":
-        return [("bits", a[1], 2 * a[2], a[3], a[4])], {}
     return [a], {}
+
+
+def _infer_shuffle(ctx: _Context, a: Shape, b: Shape) -> tuple[list[Shape], dict]:
+    _infer_pair(ctx, a, b)
+    return [("bits", a[1], 2 * a[2], a[3], a[4])], {}
 
 
 def _infer_head(ctx: _Context, x: Shape) -> tuple[list[Shape], dict]:
@@ -291,22 +294,20 @@ def _run_head(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
 
 
 @dataclass(frozen=True)
-class _Op:
-    arity: int
-    outputs: int
+class _Kernel:
     infer: Callable
     run: Callable
 
 
-OPS = {
-    "stem": _Op(1, 1, _infer_stem, _run_stem),
-    "bconv": _Op(1, 2, _infer_bconv, _run_bconv),
-    "split": _Op(1, 2, _infer_split, lambda node, state, x: list(split_channels(x))),
-    "xnor": _Op(2, 1, _infer_pair, lambda node, state, a, b: [logic_xnor(a, b)]),
-    "or": _Op(2, 1, _infer_pair, lambda node, state, a, b: [logic_or(a, b)]),
-    "shuffle": _Op(2, 1, _infer_pair, lambda node, state, a, b: [shuffle_channels(a, b)]),
-    "head": _Op(1, 3, _infer_head, _run_head),
-}
+KERNELS = dispatch_table("the reference interpreter", {
+    "stem": _Kernel(_infer_stem, _run_stem),
+    "bconv": _Kernel(_infer_bconv, _run_bconv),
+    "split": _Kernel(_infer_split, lambda node, state, x: list(split_channels(x))),
+    "xnor": _Kernel(_infer_pair, lambda node, state, a, b: [logic_xnor(a, b)]),
+    "or": _Kernel(_infer_pair, lambda node, state, a, b: [logic_or(a, b)]),
+    "shuffle": _Kernel(_infer_shuffle, lambda node, state, a, b: [shuffle_channels(a, b)]),
+    "head": _Kernel(_infer_head, _run_head),
+})
 
 
 def _kind(tensor: np.ndarray) -> Shape:
@@ -320,8 +321,9 @@ def _kind(tensor: np.ndarray) -> Shape:
 
 def run_node(node: Node, arrays: dict[str, np.ndarray], *inputs: np.ndarray) -> list[np.ndarray]:
     """Validate one node against concrete inputs and run it (used while a model is built)."""
-    _, state = OPS[node.op].infer(_Context(node, arrays), *[_kind(x) for x in inputs])
-    return OPS[node.op].run(node, state, *inputs)
+    kernel = lookup(KERNELS, node.op, f"node {node.name}")
+    _, state = kernel.infer(_Context(node, arrays), *[_kind(x) for x in inputs])
+    return kernel.run(node, state, *inputs)
 
 
 @dataclass
@@ -341,12 +343,13 @@ class Model:
         for node in self.nodes:
             error_if(node.name in self.states, FormatError, f"node {node.name}",
                      "a node name used once", "a repeated name", "NET-6")
-            op = OPS.get(node.op)
-            error_if(op is None, FormatError, f"node {node.name}", lambda: f"an op in {sorted(OPS)}",
-                     repr(node.op), "NET-6")
-            error_if(len(node.inputs) != op.arity or len(node.outputs) != op.outputs,
+            op = op_spec(node.op, f"node {node.name}")
+            unknown = sorted(set(node.attrs) - set(op.attrs))
+            error_if(bool(unknown), FormatError, f"node {node.name} attrs",
+                     lambda: f"attributes of {node.op} in {sorted(op.attrs)}", unknown, "OPS-1")
+            error_if(len(node.inputs) != op.arity or len(node.outputs) != len(op.outputs),
                      FormatError, f"node {node.name}",
-                     f"{op.arity} input(s) and {op.outputs} output(s)",
+                     f"{op.arity} input(s) and {len(op.outputs)} output(s)",
                      f"{len(node.inputs)} and {len(node.outputs)}", "NET-6")
             for name in node.inputs:
                 error_if(name not in self.shapes, FormatError, f"node {node.name} input",
@@ -358,7 +361,7 @@ class Model:
                 error_if(member in used, FormatError, member, "an array used by one node",
                          f"used by {used.get(member)} and {node.name}", "NET-6")
                 used[member] = node.name
-            shapes, state = op.infer(_Context(node, self.arrays),
+            shapes, state = KERNELS[node.op].infer(_Context(node, self.arrays),
                                      *[self.shapes[name] for name in node.inputs])
             self.shapes.update(zip(node.outputs, shapes, strict=True))
             self.states[node.name] = state
@@ -379,7 +382,7 @@ class Model:
         """One row per binary convolution: shapes, ``n``, accumulator range, units, bit counts."""
         rows = []
         for node in self.nodes:
-            if node.op not in ("bconv", "head"):
+            if not OPS[node.op].has_binary_conv:
                 continue
             state = self.states[node.name]
             weight = state["weight"]
@@ -391,7 +394,7 @@ class Model:
                    "dilation": node.attrs["dilation"], "groups": node.attrs["groups"],
                    "read": node.attrs.get("read", "slices"), "pool": node.attrs.get("pool", 0),
                    "n": n, "accumulator_range": [-n, n], "weight_bits": int(weight.size)}
-            if node.op == "bconv":
+            if OPS[node.op].has_threshold_units:
                 units = state["units"]
                 row |= {"slices": units.slices, "threshold_units": int(units.polarity.size),
                         "constant_units": int((units.constant() >= 0).sum()),
@@ -435,6 +438,6 @@ def forward(model: Model, image: np.ndarray, trace: bool = False,
             progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict]:
     """``(logits, trace)`` for a float32 image batch (NET-7); the trace is empty unless asked."""
     def execute(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        return OPS[node.op].run(node, model.states[node.name], *inputs)
+        return KERNELS[node.op].run(node, model.states[node.name], *inputs)
 
     return run_graph(model, image, execute, trace, progress)

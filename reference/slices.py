@@ -19,7 +19,8 @@ ordered offsets the bits form a thermometer code of ``x``.
    ``o[S]`` returns bits ``out[N, S, C, H, W]`` with ``out[:, j] = [z + o_j >= 0]`` decided on the
    exact values (the sum is never rounded): ``[z >= -o_j]``. Any ``z[N, ...]`` of rank at least 1
    gives ``out[N, S, ...]``. ``ERROR_IF z`` holds NaN (ENC-3), is not a float tensor
-   (:class:`~boolnet_spec.reference.errors.DTypeError`) or has rank 0, or ``o`` is not a non-empty float32
+   (:class:`~boolnet_spec.reference.errors.DTypeError`) or has rank 0, or ``o`` is not a non-empty
+   float32
    vector (:class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: SLICE-3

@@ -7,10 +7,13 @@
    ``safetensors`` NumPy reader, ``.npz`` with ``np.load(allow_pickle=False)``. Nothing in a file is
    ever executed: a pickle that ``weights_only`` refuses, an object array, a truncated or
    unreadable file, another extension, or a content that is not a flat mapping from string keys
-   to tensors is rejected (:class:`~boolnet_spec.reference.errors.FormatError`). A tensor whose dtype NumPy
-   cannot hold (bfloat16, float8, quantized) is a :class:`~boolnet_spec.reference.errors.DTypeError` naming its
+   to tensors is rejected (:class:`~boolnet_spec.reference.errors.FormatError`). A tensor whose
+   dtype NumPy
+   cannot hold (bfloat16, float8, quantized) is a
+   :class:`~boolnet_spec.reference.errors.DTypeError` naming its
    key in a ``.pth``; the ``safetensors`` reader refuses the whole file
-   (:class:`~boolnet_spec.reference.errors.FormatError`). A ``.pth`` may hold the state dict under the key
+   (:class:`~boolnet_spec.reference.errors.FormatError`). A ``.pth`` may hold the state dict under
+   the key
    ``network`` (the authors' training checkpoints), ``state_dict`` or ``model``, and keys that all
    start with ``module.`` (``DataParallel``) lose that prefix.
 
@@ -18,8 +21,10 @@
 
    The state dict must hold exactly the keys of the configuration's layout (ARCH-7), each with the
    layout's shape and dtype: a missing or an extra key is a
-   :class:`~boolnet_spec.reference.errors.FormatError`, a wrong shape a :class:`~boolnet_spec.reference.errors.ShapeError`
-   and a wrong dtype a :class:`~boolnet_spec.reference.errors.DTypeError`, each naming the key. The checks run
+   :class:`~boolnet_spec.reference.errors.FormatError`, a wrong shape a
+   :class:`~boolnet_spec.reference.errors.ShapeError`
+   and a wrong dtype a :class:`~boolnet_spec.reference.errors.DTypeError`, each naming the key. The
+   checks run
    before any folding.
 """
 

@@ -4,7 +4,8 @@
 
    The input is a float32 image batch ``[N, 3, H, W]``. ``ERROR_IF`` it is not float32 of rank 4
    with 3 channels, or holds NaN or an infinity
-   (:class:`~boolnet_spec.reference.errors.DTypeError`, :class:`~boolnet_spec.reference.errors.ShapeError`,
+   (:class:`~boolnet_spec.reference.errors.DTypeError`,
+   :class:`~boolnet_spec.reference.errors.ShapeError`,
    :class:`~boolnet_spec.reference.errors.NonFiniteError`).
 
 .. req:: STEM-2

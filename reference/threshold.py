@@ -32,7 +32,8 @@ the one integer form that every implementation stores and compares.
 
    ``ERROR_IF`` a stored unit is not canonical for its ``n``, or its arrays are not ``uint8``
    (polarity) and ``int16`` (threshold) of one shape
-   (:class:`~boolnet_spec.reference.errors.DomainError`, :class:`~boolnet_spec.reference.errors.DTypeError`,
+   (:class:`~boolnet_spec.reference.errors.DomainError`,
+   :class:`~boolnet_spec.reference.errors.DTypeError`,
    :class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: THR-5

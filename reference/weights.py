@@ -20,7 +20,8 @@ together with BatchNorm, into the threshold units (FOLD); only the bits remain i
 .. req:: WB-3
 
    ``ERROR_IF`` ``W`` is not a finite float32 array of rank 4
-   (:class:`~boolnet_spec.reference.errors.DTypeError`, :class:`~boolnet_spec.reference.errors.ShapeError`,
+   (:class:`~boolnet_spec.reference.errors.DTypeError`,
+   :class:`~boolnet_spec.reference.errors.ShapeError`,
    :class:`~boolnet_spec.reference.errors.NonFiniteError`), or a scale rounds to 0
    (:class:`~boolnet_spec.reference.errors.DomainError`): a folded threshold needs ``alpha > 0``.
 """

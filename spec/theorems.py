@@ -6,7 +6,8 @@ them. A theorem is a short list of lemmas, each one z3 query in a fragment the s
 claim mixes integers and nonlinear reals it is split at a real threshold ``t``, and the lemmas meet
 there. A lemma ``hypothesis => conclusion`` is proved when ``hypothesis and not conclusion`` is
 unsatisfiable *and* the hypothesis alone is satisfiable, so no lemma holds vacuously. Its terms come
-from :mod:`boolnet_spec.spec.twins`, which the tests pin to the numpy reference. The square root never enters the
+from :mod:`boolnet_spec.spec.twins`, which the tests pin to the numpy reference. The square root
+never enters the
 solver: ``sigma`` is a variable with ``sigma > 0`` that stands for ``sqrt(var + eps)``, and ``y``
 and ``t*`` are defined by ``sigma * y = ...`` and ``gamma * alpha * t* = ...``.
 

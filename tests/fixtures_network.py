@@ -1,5 +1,6 @@
-"""Shared fixtures of the whole-network tests: scaled configurations, cached calibrated
-parameters and models, and a writer of hand-edited model files."""
+"""The one fixtures module of the four configurations: scaled and full-size models with cached
+calibrated parameters, the datapath's small models whose channel counts are not multiples of 64,
+and a writer of hand-edited model files."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ from pathlib import Path
 
 import numpy as np
 
-from boolnet_spec.reference.architecture import Architecture, architecture
+from boolnet_spec.reference.architecture import (
+    CONFIGS,
+    Architecture,
+    architecture,
+    state_dict_layout,
+)
 from boolnet_spec.reference.build import build_model, random_state_dict
 from boolnet_spec.reference.modelfile import HEADER, save_model
 from boolnet_spec.reference.network import Model
 
-FAMILIES = ("basenet-k1", "basenet-k4", "boolnet-k4", "boolnet-star-k4")
+FAMILIES = tuple(CONFIGS)
+"""The four published configurations."""
+# Widths divisible by S = 4 (groups = S), none a multiple of 64; 68 and 136 span two words.
+SMALL_WIDTHS = (12, 20, 36, 68)
 
 
 def scaled(name: str, widths=(8, 16, 32, 64), blocks=None, image_size: int = 32,
@@ -123,3 +132,42 @@ def assert_matches_oracle(trace: dict, expected, offsets: np.ndarray,
             return  # a tie diverges everything downstream: nothing further is comparable
         else:
             assert np.array_equal(got, want), name
+
+
+def arch_of(name: str) -> Architecture:
+    """A published configuration, or the paper's ablation ``boolnet-k1`` (BoolNet, S = 1)."""
+    if name == "boolnet-k1":
+        return Architecture("boolnet-k1", "boolnet", 1)
+    return architecture(name)
+
+
+@functools.cache
+def full_model(name: str) -> Model:
+    """A full-size model with calibrated random parameters (seed 0)."""
+    arch = arch_of(name)
+    return build_model(arch, random_state_dict(arch, 0, batch=1))
+
+
+@functools.cache
+def shape_model(name: str) -> Model:
+    """A full-size model with plain parameters (unit weights, identity BatchNorms): the layer
+    shapes without the cost of calibration, for the counters."""
+    arch = arch_of(name)
+    plain = {}
+    for key, shape, dtype in state_dict_layout(arch):
+        leaf = key.rsplit(".", 1)[-1]
+        value = 0.0 if leaf in ("running_mean", "bias", "num_batches_tracked") else 1.0
+        plain[key] = np.full(shape, value, dtype=dtype)
+    return build_model(arch, plain)
+
+
+@functools.cache
+def small_model(name: str, image_size: int = 64, seed: int = 0) -> Model:
+    """A scaled model: widths 12/20/36/68, 7 classes."""
+    arch = arch_of(name).scaled(widths=SMALL_WIDTHS, image_size=image_size, classes=7)
+    return build_model(arch, random_state_dict(arch, seed, batch=2))
+
+
+def model_images(model: Model, batch: int = 1, seed: int = 1) -> np.ndarray:
+    size = model.architecture.image_size
+    return np.random.default_rng(seed).standard_normal((batch, 3, size, size)).astype(np.float32)

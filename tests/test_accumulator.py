@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 from naive.threshold import domain as naive_domain
 from strategies import bit_arrays
 
-from boolnet_spec.reference.accumulator import ACC_DTYPE, N_MAX, check_n, domain, popcount_to_accumulator
+from boolnet_spec.reference.accumulator import (
+    ACC_DTYPE,
+    N_MAX,
+    check_n,
+    domain,
+    popcount_to_accumulator,
+)
 from boolnet_spec.reference.errors import BoundError, DTypeError
 
 

@@ -1,9 +1,10 @@
 """Binary convolution (reference.bconv) against seven nested loops, popcounts and torch."""
 
+from __future__ import annotations
+
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
+from extras import F, needs_torch, torch
 from hypothesis import given
 from hypothesis import strategies as st
 from naive import ops as naive
@@ -76,6 +77,7 @@ def test_accumulator_lies_in_the_domain_of_n(case):
     assert np.all((s.astype(np.int32) + config.n) % 2 == 0)
 
 
+@needs_torch
 @pytest.mark.req("CONV-1", "PAD-1", "PAD-2")
 @given(conv_cases().filter(lambda case: case[0].pad_mode != "none"))
 def test_binary_conv2d_equals_the_authors_pad_then_conv(case):

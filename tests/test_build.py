@@ -1,17 +1,18 @@
 """Building the folded graph from the authors' parameters (reference.build), and the calibrated
 random parameters, against BUILD-1's text, the exact fold and the PyTorch model."""
 
+from __future__ import annotations
+
 from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
+from extras import needs_torch, torch
 from fixtures_network import FAMILIES, SHAPES, images, model, scaled, state_dict
 from naive import network as oracle
 from naive.fold import bn_sign_bits_at, nearest_float32
 from naive.ops import spec_message
 
-from boolnet_spec.equivalence.pytorch.model import BoolNet
 from boolnet_spec.reference.architecture import state_dict_layout
 from boolnet_spec.reference.build import build_model, random_state_dict
 from boolnet_spec.reference.errors import DomainError
@@ -280,7 +281,9 @@ def test_calibration_uses_the_real_input_of_each_batchnorm_in_execution_order(fa
         assert_statistics(parameters, prefix, real)
 
 
-def torch_model(arch, parameters, sign_mode="spec") -> BoolNet:
+def torch_model(arch, parameters, sign_mode="spec"):
+    from boolnet_spec.equivalence.pytorch.model import BoolNet
+
     net = BoolNet(arch, sign_mode=sign_mode)
     result = net.load_state_dict({k: torch.from_numpy(v) for k, v in parameters.items()},
                                  strict=True)
@@ -288,6 +291,7 @@ def torch_model(arch, parameters, sign_mode="spec") -> BoolNet:
     return net.eval()
 
 
+@needs_torch
 @pytest.mark.req("TORCH-3", "BUILD-4", "ARCH-7")
 @pytest.mark.parametrize(("family", "shape"), CASES)
 def test_the_pytorch_model_has_the_layout_and_agrees(family, shape):

@@ -1,8 +1,10 @@
 """Slice flattening, the feature-reuse split and the channel shuffle (reference.channels)."""
 
+from __future__ import annotations
+
 import numpy as np
 import pytest
-import torch
+from extras import needs_torch, torch
 from hypothesis import given
 from hypothesis import strategies as st
 from naive import ops as naive
@@ -35,6 +37,7 @@ def test_flatten_puts_slice_j_channel_c_at_j_times_c_plus_c(x):
     assert np.array_equal(flatten_slices(x), naive.flatten_slices(x))
 
 
+@needs_torch
 @pytest.mark.req("CHAN-1")
 @given(slice_maps())
 def test_flatten_equals_the_authors_view(x):
@@ -58,6 +61,7 @@ def test_shuffle_interleaves_by_index_arithmetic(pair):
     assert np.array_equal(shuffle_channels(z1, z2), naive.shuffle_channels(z1, z2))
 
 
+@needs_torch
 @pytest.mark.req("CHAN-3")
 @given(shuffle_pairs())
 def test_shuffle_equals_the_authors_cat_transpose_view(pair):

@@ -1,21 +1,23 @@
 """The ``boolnet-spec build``, ``run`` and ``info`` commands: outputs equal to the library's,
 and one-line errors before any work."""
 
+from __future__ import annotations
+
 import json
 import os
 import re
 
 import numpy as np
 import pytest
-import torch
+from extras import needs_torch, torch
 from fixtures_network import images, scaled, state_dict
 from naive import network as oracle
 from naive.ops import spec_message
 
 import boolnet_spec.reference.build
 import boolnet_spec.reference.modelfile
-from boolnet_spec.reference.build import random_state_dict
 from boolnet_spec.cli import main
+from boolnet_spec.reference.build import random_state_dict
 from boolnet_spec.reference.modelfile import load_model
 from boolnet_spec.reference.network import forward
 
@@ -60,6 +62,7 @@ def test_build_random_writes_the_model_and_its_parameters(built, capsys):
     assert load_model(model_path).architecture == ARCH
 
 
+@needs_torch
 @pytest.mark.req("BUILD-1", "SD-1")
 @pytest.mark.parametrize("suffix", [".npz", ".pth"])
 def test_build_from_the_exported_parameters_gives_a_byte_identical_file(built, tmp_path,

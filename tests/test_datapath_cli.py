@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 import pytest
-from datapath_models import images, shape_model, small_model
+from fixtures_network import model_images, shape_model, small_model
 
+from boolnet_spec.cli import main
 from boolnet_spec.equivalence.datapath.counters import HOROWITZ_45NM, model_costs
 from boolnet_spec.equivalence.datapath.mvu import MVUConfig
-from boolnet_spec.cli import main
 from boolnet_spec.reference.modelfile import save_model
 
 
@@ -18,7 +18,7 @@ def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("datapath-cli")
     model = small_model("boolnet-k4")
     save_model(model, root / "model.npz")
-    np.save(root / "images.npy", images(model, batch=2))
+    np.save(root / "images.npy", model_images(model, batch=2))
     return root
 
 
@@ -97,6 +97,7 @@ def test_cost_compares_a_published_configuration_with_the_paper(capsys, tmp_path
 
 @pytest.mark.req("COST-7")
 def test_cost_table_and_plot(files, capsys, tmp_path):
+    pytest.importorskip("matplotlib")
     plot = tmp_path / "costs.png"
     code, out, _ = run_cli(capsys, "cost", files / "model.npz", "--plot", plot)
     assert code == 0

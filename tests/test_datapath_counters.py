@@ -5,7 +5,7 @@ import json
 import math
 
 import pytest
-from datapath_models import PUBLISHED, full_model, images, shape_model, small_model
+from fixtures_network import FAMILIES, full_model, model_images, shape_model, small_model
 
 from boolnet_spec.equivalence.datapath.counters import (
     HOROWITZ_45NM,
@@ -112,7 +112,7 @@ def test_cycles_follow_the_folding(pe, simd):
 
 
 def assert_traffic_is_the_packed_words(model):
-    _, trace = Datapath(model).run(images(model), trace=True, packed=True)
+    _, trace = Datapath(model).run(model_images(model), trace=True, packed=True)
     rows = {r["layer"]: r for r in layer_costs(model)}
     for node in model.nodes:
         written = sum(64 * trace[name].words.size for name in node.outputs
@@ -212,6 +212,6 @@ def test_minimal_accumulator_widths_of_the_published_layers():
 
 @pytest.mark.equivalence
 @pytest.mark.req("COST-5", "MACH-2")
-@pytest.mark.parametrize("name", PUBLISHED)
+@pytest.mark.parametrize("name", FAMILIES)
 def test_published_traffic_is_the_packed_words_the_machine_produces(name):
     assert_traffic_is_the_packed_words(full_model(name))

@@ -10,7 +10,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import bit_arrays
 
-from boolnet_spec.equivalence.datapath.layout import PackedBits, pack_activations, unpack_activations
+from boolnet_spec.equivalence.datapath.layout import (
+    PackedBits,
+    pack_activations,
+    unpack_activations,
+)
 from boolnet_spec.equivalence.datapath.machine import ConvLayer
 from boolnet_spec.equivalence.datapath.mvu import MVUConfig
 from boolnet_spec.reference.errors import DomainError

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from datapath_models import PUBLISHED, full_model, images, small_model
+from fixtures_network import FAMILIES, full_model, model_images, small_model
 
 from boolnet_spec.equivalence.datapath.layout import PackedBits, used_mask
 from boolnet_spec.equivalence.datapath.machine import Datapath
@@ -23,26 +23,26 @@ def assert_same_trace(model, image, **config):
 
 
 @pytest.mark.req("MACH-1", "MACH-2", "PERM-2", "PERM-3", "LOGU-1", "LOGU-2")
-@pytest.mark.parametrize("name", [*PUBLISHED, "boolnet-k1"])
+@pytest.mark.parametrize("name", [*FAMILIES, "boolnet-k1"])
 def test_scaled_models_trace_equal_the_reference(name):
     # Widths 12/20/36/68: no channel count is a multiple of 64, some span two words.
     model = small_model(name)
-    assert_same_trace(model, images(model, batch=2))
+    assert_same_trace(model, model_images(model, batch=2))
 
 
 @pytest.mark.req("MVU-3", "MACH-3")
 @pytest.mark.parametrize("pe, simd", [(1, 4), (3, 64), (64, 128), (7, 4096)])
 def test_folding_never_changes_a_value(pe, simd):
     model = small_model("boolnet-k4")
-    assert_same_trace(model, images(model, seed=3), pe=pe, simd=simd)
+    assert_same_trace(model, model_images(model, seed=3), pe=pe, simd=simd)
 
 
 @pytest.mark.req("MACH-2", "PACK-3")
 def test_packed_trace_keeps_every_unused_bit_zero():
     model = small_model("boolnet-star-k4")
     machine = Datapath(model)
-    _, trace = machine.run(images(model), trace=True, packed=True)
-    _, unpacked = machine.run(images(model), trace=True)
+    _, trace = machine.run(model_images(model), trace=True, packed=True)
+    _, unpacked = machine.run(model_images(model), trace=True)
     assert sorted(trace) == sorted(unpacked)
     packed = [value for value in trace.values() if isinstance(value, PackedBits)]
     assert len(packed) == sum(model.shapes[name][0] == "bits" for name in trace)
@@ -70,7 +70,7 @@ def test_images_of_another_shape_or_dtype_are_rejected():
     with pytest.raises(ShapeError, match=r"\[MACH-1\]$"):
         machine.run(np.zeros((1, 3, 32, 32), np.float32))
     with pytest.raises(DTypeError):
-        machine.run(images(model).astype(np.float64))
+        machine.run(model_images(model).astype(np.float64))
 
 
 @pytest.mark.req("ACCW-1", "ACCW-2")
@@ -80,14 +80,14 @@ def test_an_undersized_accumulator_stops_the_run_with_a_typed_error():
     widths = machine.min_acc_bits()
     assert widths["layer1.0.conv1"] == (12 * 9).bit_length()
     with pytest.raises(BoundError, match=r"^layer1\.0\.conv1 accumulator: .*\[ACCW-1\]$"):
-        machine.run(images(model))
+        machine.run(model_images(model))
     exact = Datapath(model, acc_bits=max(widths.values()))
-    assert np.array_equal(exact.run(images(model))[0], forward(model, images(model))[0])
+    assert np.array_equal(exact.run(model_images(model))[0], forward(model, model_images(model))[0])
 
 
 @pytest.mark.equivalence
 @pytest.mark.req("MACH-1", "MACH-2")
-@pytest.mark.parametrize("name", PUBLISHED)
+@pytest.mark.parametrize("name", FAMILIES)
 def test_published_configurations_trace_equal_the_reference(name):
     model = full_model(name)
-    assert_same_trace(model, images(model))
+    assert_same_trace(model, model_images(model))

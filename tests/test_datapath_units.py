@@ -17,7 +17,12 @@ from boolnet_spec.equivalence.datapath.layout import (
     unpack_bits_last,
     used_mask,
 )
-from boolnet_spec.equivalence.datapath.line_buffer import line_buffer_bits, output_size, pad_pixels, windows
+from boolnet_spec.equivalence.datapath.line_buffer import (
+    line_buffer_bits,
+    output_size,
+    pad_pixels,
+    windows,
+)
 from boolnet_spec.equivalence.datapath.logic_unit import logic_or, xnor
 from boolnet_spec.equivalence.datapath.mvu import (
     MVUConfig,

@@ -3,7 +3,8 @@ build, model file, forward; against the PyTorch model and the naive composition.
 
 import numpy as np
 import pytest
-import torch
+
+torch = pytest.importorskip("torch")
 from fixtures_network import FAMILIES, assert_matches_oracle
 from naive import network as oracle
 

@@ -16,7 +16,13 @@ from strategies import AUTHORS_OFFSETS, FoldCase, fold_cases, tied_folds
 from boolnet_spec.reference import fold as fold_module
 from boolnet_spec.reference.accumulator import N_MAX
 from boolnet_spec.reference.batchnorm import BatchNorm
-from boolnet_spec.reference.errors import BoundError, DomainError, DTypeError, NonFiniteError, ShapeError
+from boolnet_spec.reference.errors import (
+    BoundError,
+    DomainError,
+    DTypeError,
+    NonFiniteError,
+    ShapeError,
+)
 from boolnet_spec.reference.fold import bn_sign_exact, fold_bn_sign
 from boolnet_spec.reference.slices import slice_offsets
 from boolnet_spec.reference.threshold import threshold_slices

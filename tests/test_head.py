@@ -1,11 +1,12 @@
 """The real-valued head (reference.head) against element loops, exact sums and torch float64."""
 
+from __future__ import annotations
+
 from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
+from extras import F, needs_torch, torch
 from hypothesis import given
 from hypothesis import strategies as st
 from naive import ops as naive
@@ -52,6 +53,7 @@ def test_last_block_real_equals_the_element_loop_bit_for_bit(case):
     assert np.array_equal(z, naive.last_block_real(s2, alpha2, bn_tuple(bn2), x, bn_tuple(bn3)))
 
 
+@needs_torch
 @pytest.mark.req("HEAD-1")
 @given(last_block_cases(slice_counts=(1, 2, 4)))
 def test_last_block_real_equals_the_authors_bn2_plus_bn3_of_the_slice_mean(case):
@@ -83,6 +85,7 @@ def head_inputs(draw):
     return z, rng
 
 
+@needs_torch
 @pytest.mark.req("HEAD-2")
 @given(head_inputs())
 def test_prelu_equals_the_loop_and_torch_exactly(case):
@@ -123,6 +126,7 @@ def test_classifier_is_within_the_summation_bound_of_the_exact_logits(case, clas
         assert abs(Fraction(float(logits[b, k])) - exact[b][k]) <= Fraction(float(bound[b, k]))
 
 
+@needs_torch
 @pytest.mark.req("HEAD-3")
 @given(head_inputs(), st.integers(1, 5))
 def test_classifier_equals_the_authors_avgpool_then_fc(case, classes):

@@ -1,10 +1,12 @@
 """Logic shortcuts (reference.logic) against the authors' +-1 formulas and elementwise gates."""
 
+from __future__ import annotations
+
 import itertools
 
 import numpy as np
 import pytest
-import torch
+from extras import needs_torch, torch
 from hypothesis import given
 from hypothesis import strategies as st
 from naive.ops import pm1, spec_message
@@ -40,6 +42,7 @@ def operand_pairs(draw):
     return draw(bit_arrays(shape)), draw(bit_arrays(shape))
 
 
+@needs_torch
 @pytest.mark.req("LOGIC-1")
 @pytest.mark.parametrize(("x", "r"), TRUTH_TABLE)
 def test_xnor_truth_table_equals_the_authors_product(x, r):
@@ -50,6 +53,7 @@ def test_xnor_truth_table_equals_the_authors_product(x, r):
     assert pm1(out[0]) == authors.item()
 
 
+@needs_torch
 @pytest.mark.req("LOGIC-2")
 @pytest.mark.parametrize(("x", "r"), TRUTH_TABLE)
 def test_or_truth_table_equals_the_authors_and_the_papers_formula(x, r):
@@ -71,6 +75,7 @@ def test_gates_act_elementwise(pair):
         assert or_[index] == int(x[index] == 1 or r[index] == 1)
 
 
+@needs_torch
 @pytest.mark.req("LOGIC-1", "LOGIC-2")
 @given(operand_pairs())
 def test_gates_equal_the_authors_formulas_on_pm1_tensors(pair):
@@ -79,6 +84,7 @@ def test_gates_equal_the_authors_formulas_on_pm1_tensors(pair):
     assert np.array_equal(logic_or(*pair), from_pm1(authors_or(a, b).numpy()))
 
 
+@needs_torch
 @pytest.mark.req("LOGIC-3", "ENC-4")
 def test_the_authors_formulas_on_the_ternary_zero_have_no_bit():
     # torch.sign(0) = 0 enters the authors' gates; these are the values the spec refuses.

@@ -1,11 +1,12 @@
 """Max pooling (reference.maxpool): OR on bits, pooling before a folded BN-sign, real pooling."""
 
+from __future__ import annotations
+
 from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
+from extras import F, needs_torch, torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -46,6 +47,7 @@ def test_binary_maxpool_is_the_or_over_each_window(case):
     assert np.array_equal(out, naive.binary_maxpool(x, kernel, stride))
 
 
+@needs_torch
 @pytest.mark.req("POOL-1")
 @given(bit_pool_cases())
 def test_binary_maxpool_equals_torch_max_pool_on_pm1(case):
@@ -158,6 +160,7 @@ def real_pool_cases(draw):
     return x, kernel, stride, padding
 
 
+@needs_torch
 @pytest.mark.req("POOL-3")
 @given(real_pool_cases())
 def test_real_maxpool_equals_loops_and_torch(case):
@@ -170,6 +173,7 @@ def test_real_maxpool_equals_loops_and_torch(case):
     assert np.array_equal(out, authors)
 
 
+@needs_torch
 @pytest.mark.req("POOL-3", "STEM-3")
 def test_padding_never_wins_over_negative_values():
     x = -np.arange(1.0, 26.0).reshape(1, 1, 5, 5)

@@ -35,8 +35,8 @@ from boolnet_spec.reference.errors import (
     ShapeError,
 )
 from boolnet_spec.reference.modelfile import HEADER, load_model, save_model
-from boolnet_spec.reference.safe_io import MAX_MODEL_BYTES, read_npz
 from boolnet_spec.reference.network import forward
+from boolnet_spec.reference.safe_io import MAX_MODEL_BYTES, read_npz
 
 ARCH_FIELDS = {"name", "family", "slices", "widths", "blocks", "dilate_last", "classes",
                "image_size"}
@@ -408,7 +408,7 @@ MALFORMED = {
                             "[1, 2", "MODEL-2"),
     # NET-6: the graph
     "unknown op": (set_field("nodes", "layer1.0.conv1", "op", value="conv"), FormatError,
-                   "node layer1.0.conv1", "an op in", "'conv'", "NET-6"),
+                   "node layer1.0.conv1", "an op in", "'conv'", "OPS-1"),
     "arity": (set_field("nodes", "layer1.0.xnor", "inputs", value=["layer1.0.ghostsign1"]),
               FormatError, "node layer1.0.xnor", "2 input(s) and 1 output(s)", "1 and 1",
               "NET-6"),

@@ -1,8 +1,10 @@
 """Padding of bit maps (reference.padding) against per-pixel index arithmetic and torch."""
 
+from __future__ import annotations
+
 import numpy as np
 import pytest
-import torch
+from extras import needs_torch, torch
 from hypothesis import given
 from hypothesis import strategies as st
 from naive import ops as naive
@@ -33,6 +35,7 @@ def test_pad_bits_equals_index_arithmetic(case):
     assert np.array_equal(out, naive.pad_bits(x, padding, mode))
 
 
+@needs_torch
 @pytest.mark.req("PAD-1")
 @given(padded_maps().filter(lambda case: case[2] == "replicate"))
 def test_replicate_equals_the_authors_replication_pad(case):

@@ -4,7 +4,8 @@ import json
 import textwrap
 
 import pytest
-import z3
+
+z3 = pytest.importorskip("z3")
 
 from boolnet_spec.cli import main
 from boolnet_spec.spec import theorems

@@ -1,10 +1,12 @@
 """The multi-slice quantizer (reference.slices): the authors' offsets and exact decisions."""
 
+from __future__ import annotations
+
 from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
+from extras import needs_torch, torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -29,6 +31,7 @@ def authors_offsets(slices: int) -> np.ndarray:
                       torch.Tensor(slice_2).reshape(1, -1, 1, 1, 1)), dim=1).numpy().ravel()
 
 
+@needs_torch
 @pytest.mark.req("SLICE-1")
 @pytest.mark.parametrize("slices", [1, 2, 4, 6, 8, 10])
 def test_offsets_are_the_authors_float32_values(slices):
@@ -128,6 +131,7 @@ def float32_features(draw):
     return draw(hnp.arrays(np.float32, shape, elements=elements))
 
 
+@needs_torch
 @pytest.mark.req("SLICE-3", "ENC-4")
 @given(float32_features())
 def test_quantizer_equals_the_authors_float32_ghostsign_but_for_its_zero(y):

@@ -1,11 +1,12 @@
 """The real-valued stem (reference.stem) against exact sums, torch float64 and the first bits."""
 
+from __future__ import annotations
+
 from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
+from extras import F, needs_torch, torch
 from hypothesis import given
 from hypothesis import strategies as st
 from naive import ops as naive
@@ -80,6 +81,7 @@ def test_real_conv2d_is_within_the_summation_bound_of_the_exact_sum(case):
         assert abs(Fraction(float(out[index])) - exact[index]) <= bound * magnitude[index]
 
 
+@needs_torch
 @pytest.mark.req("STEM-2")
 @given(real_conv_cases())
 def test_real_conv2d_agrees_with_torch_within_twice_the_summation_bound(case):
@@ -122,6 +124,7 @@ def torch_features(image: np.ndarray, weight: np.ndarray, bn0: BatchNorm):
     return features, err, size
 
 
+@needs_torch
 @pytest.mark.req("STEM-1", "STEM-2", "STEM-3", "POOL-3", "BN-3")
 @given(stem_cases())
 def test_stem_features_equal_torch_conv_bn_maxpool(case):
@@ -147,6 +150,7 @@ def assert_bits_match_where_decided(bits: np.ndarray, pre: np.ndarray, err: np.n
     assert decided.sum() >= 0.99 * decided.size
 
 
+@needs_torch
 @pytest.mark.req("STEM-3", "STEM-4", "SLICE-2")
 @given(stem_cases(), st.sampled_from([1, 4]))
 def test_basenet_stem_bits_equal_torch_ghostbnsign(case, slices):
@@ -161,6 +165,7 @@ def test_basenet_stem_bits_equal_torch_ghostbnsign(case, slices):
     assert_bits_match_where_decided(bits, pre, gap(f_size, f_err, bn), offsets)
 
 
+@needs_torch
 @pytest.mark.req("STEM-2", "STEM-3", "STEM-5", "SLICE-2")
 @given(stem_cases(), st.sampled_from([1, 4]))
 def test_boolnet_stem_bits_equal_torch_local_adaptive_shifting(case, slices):

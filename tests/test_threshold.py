@@ -18,7 +18,12 @@ from naive.threshold import (
 )
 
 from boolnet_spec.reference.errors import BoundError, DomainError, DTypeError, ShapeError
-from boolnet_spec.reference.threshold import ThresholdUnits, canonical_unit, is_canonical, threshold_slices
+from boolnet_spec.reference.threshold import (
+    ThresholdUnits,
+    canonical_unit,
+    is_canonical,
+    threshold_slices,
+)
 
 SMALL_N = range(1, 11)
 

@@ -13,19 +13,19 @@ from hypothesis.extra import numpy as hnp
 
 torch = pytest.importorskip("torch")
 
-from strategies import float32s  # noqa: E402
+from strategies import float32s
 
-from boolnet_spec.equivalence.pytorch.bounds import (  # noqa: E402
+from boolnet_spec.equivalence.pytorch.bounds import (
     BNParams,
     bn_rounding_count,
     conv_error,
     gamma,
 )
-from boolnet_spec.equivalence.pytorch.certify import bn_variants, fma32  # noqa: E402
-from boolnet_spec.equivalence.pytorch.harness import float32_semantics, torch_weight  # noqa: E402
-from boolnet_spec.equivalence.pytorch.model import BConv, MultiBConv  # noqa: E402
-from boolnet_spec.reference.exact import round_to_float32  # noqa: E402
-from boolnet_spec.reference.weights import weight_scale  # noqa: E402
+from boolnet_spec.equivalence.pytorch.certify import bn_variants, fma32
+from boolnet_spec.equivalence.pytorch.harness import float32_semantics, torch_weight
+from boolnet_spec.equivalence.pytorch.model import BConv, MultiBConv
+from boolnet_spec.reference.exact import round_to_float32
+from boolnet_spec.reference.weights import weight_scale
 
 
 @pytest.mark.req("BOUND-1", "BOUND-2")

@@ -9,12 +9,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from test_torch_harness import flip_by_rounding, full_size_boolnet_k4, setup, tie_channel  # noqa: E402
+from test_torch_harness import flip_by_rounding, full_size_boolnet_k4, setup, tie_channel
 
-from boolnet_spec.equivalence.pytorch.certify import certify  # noqa: E402
-from boolnet_spec.equivalence.pytorch.export import export_model, torch_model  # noqa: E402
-from boolnet_spec.equivalence.pytorch.harness import compare  # noqa: E402
-from boolnet_spec.reference.architecture import CONFIGS  # noqa: E402
+from boolnet_spec.equivalence.pytorch.certify import certify
+from boolnet_spec.equivalence.pytorch.export import export_model, torch_model
+from boolnet_spec.equivalence.pytorch.harness import compare
+from boolnet_spec.reference.architecture import CONFIGS
 
 pytestmark = pytest.mark.req("CERT-1", "CERT-2", "CERT-3")
 

@@ -11,11 +11,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from boolnet_spec.equivalence.pytorch import export  # noqa: E402
-from boolnet_spec.equivalence.pytorch.export import torch_model  # noqa: E402
-from boolnet_spec.reference.architecture import architecture  # noqa: E402
-from boolnet_spec.reference.build import build_model, random_state_dict  # noqa: E402
-from boolnet_spec.cli import main  # noqa: E402
+from boolnet_spec.cli import main
+from boolnet_spec.equivalence.pytorch import export
+from boolnet_spec.equivalence.pytorch.export import torch_model
+from boolnet_spec.reference.architecture import architecture
+from boolnet_spec.reference.build import build_model, random_state_dict
 
 SUMMARY_KEYS = {"mismatch", "ternary", "float_ambiguous", "top1_agreement"}
 

@@ -11,17 +11,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from boolnet_spec.equivalence.pytorch.export import export_model, torch_model  # noqa: E402
-from boolnet_spec.equivalence.pytorch.harness import CLASSES, capture, compare  # noqa: E402
-from boolnet_spec.reference.architecture import CONFIGS, architecture  # noqa: E402
-from boolnet_spec.reference.batchnorm import BatchNorm  # noqa: E402
-from boolnet_spec.reference.build import random_state_dict  # noqa: E402
-from boolnet_spec.reference.errors import FormatError  # noqa: E402
-from boolnet_spec.reference.exact import exact  # noqa: E402
-from boolnet_spec.reference.fold import ChannelFold  # noqa: E402
-from boolnet_spec.reference.network import forward  # noqa: E402
-from boolnet_spec.reference.slices import slice_offsets  # noqa: E402
-from boolnet_spec.reference.weights import weight_scale  # noqa: E402
+from boolnet_spec.equivalence.pytorch.export import export_model, torch_model
+from boolnet_spec.equivalence.pytorch.harness import CLASSES, capture, compare
+from boolnet_spec.reference.architecture import CONFIGS, architecture
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.build import random_state_dict
+from boolnet_spec.reference.errors import FormatError
+from boolnet_spec.reference.exact import exact
+from boolnet_spec.reference.fold import ChannelFold
+from boolnet_spec.reference.network import forward
+from boolnet_spec.reference.slices import slice_offsets
+from boolnet_spec.reference.weights import weight_scale
 
 SMALL = {"widths": (8, 16), "blocks": (2, 1), "image_size": 32, "classes": 5}
 

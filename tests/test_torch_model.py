@@ -10,19 +10,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from boolnet_spec.equivalence.pytorch.export import (  # noqa: E402
+from boolnet_spec.equivalence.pytorch.export import (
     export_model,
     infer_architecture,
     load_checkpoint,
     state_dict_arrays,
     torch_model,
 )
-from boolnet_spec.equivalence.pytorch.model import BoolNet, GhostSign, MultiBConv, binarize  # noqa: E402
-from boolnet_spec.reference.architecture import CONFIGS, architecture, official_layout  # noqa: E402
-from boolnet_spec.reference.build import build_model, random_state_dict  # noqa: E402
-from boolnet_spec.reference.errors import FormatError, ShapeError  # noqa: E402
-from boolnet_spec.reference.network import forward  # noqa: E402
-from boolnet_spec.reference.slices import slice_offsets  # noqa: E402
+from boolnet_spec.equivalence.pytorch.model import BoolNet, GhostSign, MultiBConv, binarize
+from boolnet_spec.reference.architecture import CONFIGS, architecture, official_layout
+from boolnet_spec.reference.build import build_model, random_state_dict
+from boolnet_spec.reference.errors import FormatError, ShapeError
+from boolnet_spec.reference.network import forward
+from boolnet_spec.reference.slices import slice_offsets
 
 SMALL = {"widths": (8, 16), "blocks": (2, 1), "image_size": 32, "classes": 5}
 

@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 torch = pytest.importorskip("torch")
 
-from boolnet_spec.equivalence.pytorch.model import (  # noqa: E402
+from boolnet_spec.equivalence.pytorch.model import (
     GhostSign,
     MultiBConv,
     binarize,
@@ -18,10 +18,10 @@ from boolnet_spec.equivalence.pytorch.model import (  # noqa: E402
     logic_or,
     logic_xnor,
 )
-from boolnet_spec.reference.encoding import sign_bit  # noqa: E402
-from boolnet_spec.reference.logic import logic_or as ref_or  # noqa: E402
-from boolnet_spec.reference.logic import logic_xnor as ref_xnor  # noqa: E402
-from boolnet_spec.reference.weights import weight_bits  # noqa: E402
+from boolnet_spec.reference.encoding import sign_bit
+from boolnet_spec.reference.logic import logic_or as ref_or
+from boolnet_spec.reference.logic import logic_xnor as ref_xnor
+from boolnet_spec.reference.weights import weight_bits
 
 pytestmark = pytest.mark.req("TORCH-4")
 

@@ -11,11 +11,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from boolnet_spec.equivalence.pytorch import train  # noqa: E402
-from boolnet_spec.equivalence.pytorch.export import export_model, load_checkpoint, torch_model  # noqa: E402
-from boolnet_spec.equivalence.pytorch.harness import compare  # noqa: E402
-from boolnet_spec.reference.architecture import Architecture  # noqa: E402
-from boolnet_spec.reference.network import forward  # noqa: E402
+from boolnet_spec.equivalence.pytorch import train
+from boolnet_spec.equivalence.pytorch.export import export_model, load_checkpoint, torch_model
+from boolnet_spec.equivalence.pytorch.harness import compare
+from boolnet_spec.reference.architecture import Architecture
+from boolnet_spec.reference.network import forward
 
 PROVENANCE = json.loads((train.DATA / train.PROVENANCE).read_text(encoding="utf-8"))
 
@@ -37,7 +37,8 @@ def test_dataset_split_and_bundled_samples():
 def test_bundled_checkpoint_matches_its_provenance():
     arch = Architecture.from_json(PROVENANCE["architecture"])
     assert arch == train.DIGITS_ARCH and PROVENANCE["config"]["seed"] == 0
-    assert PROVENANCE["command"].startswith("python -m boolnet_spec.equivalence.pytorch.train --seed 0")
+    assert PROVENANCE["command"].startswith(
+        "python -m boolnet_spec.equivalence.pytorch.train --seed 0")
     net = torch_model(arch, load_checkpoint(train.DATA / train.CHECKPOINT))
     _, _, x_test, y_test = train.digits_dataset(32)
     accuracy = train.evaluate(net, x_test, y_test)

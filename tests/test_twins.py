@@ -5,7 +5,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import z3
+
+z3 = pytest.importorskip("z3")
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import bit_arrays, fold_cases, slice_offset_sets
@@ -16,7 +17,12 @@ from boolnet_spec.reference.fold import ChannelFold, fold_bn_sign
 from boolnet_spec.reference.logic import logic_or, logic_xnor
 from boolnet_spec.reference.maxpool import threshold_maxpool
 from boolnet_spec.reference.slices import slice_quantize
-from boolnet_spec.reference.threshold import ThresholdUnits, canonical_unit, is_canonical, threshold_slices
+from boolnet_spec.reference.threshold import (
+    ThresholdUnits,
+    canonical_unit,
+    is_canonical,
+    threshold_slices,
+)
 from boolnet_spec.spec import twins
 
 

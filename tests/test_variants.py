@@ -8,6 +8,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("z3")
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

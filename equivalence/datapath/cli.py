@@ -4,8 +4,6 @@ datapath, and count its cycles, traffic, operations and energy."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 from boolnet_spec.reference.commandline import (

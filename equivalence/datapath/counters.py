@@ -86,9 +86,15 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from boolnet_spec.equivalence.datapath.layout import WORD_BITS, words_for
-from boolnet_spec.equivalence.datapath.mvu import MVUConfig, minimal_width, neuron_folds, synapse_folds
+from boolnet_spec.equivalence.datapath.mvu import (
+    MVUConfig,
+    minimal_width,
+    neuron_folds,
+    synapse_folds,
+)
 from boolnet_spec.reference.errors import DomainError, FormatError, error_if
 from boolnet_spec.reference.network import Model, Node
+from boolnet_spec.reference.ops import dispatch_table, lookup
 
 __all__ = ["EnergyTable", "HOROWITZ_45NM", "PAPER", "PAPER_TABLE3", "THRESHOLD_BITS", "layer_costs",
            "model_costs", "table3_bits", "block_energy", "block_comparison"]
@@ -285,10 +291,23 @@ def _stream(model: Model, node: Node) -> dict:
     ins = [model.shapes[name] for name in node.inputs]
     outs = [model.shapes[name] for name in node.outputs]
     slices, channels, height, width = _bits(outs[0])
-    logic = slices * channels * height * width if node.op in ("xnor", "or") else 0
+    logic = slices * channels * height * width if node.op in LOGIC_GATES else 0
     return _row(node, logic_ops=logic, cycles=height * width,
                 reads={"activations": sum(_packed_bits(s) for s in ins)},
                 writes={"activations": sum(_packed_bits(s) for s in outs)})
+
+
+LOGIC_GATES = ("xnor", "or")
+"""The ops that evaluate a gate per bit (COST-1); split and shuffle only move bits."""
+
+# The counter of each op of the registry.
+COUNTERS = dispatch_table("the cost counters", {
+    "stem": lambda model, node, config: _stem(model, node),
+    "bconv": _bconv,
+    "head": _head,
+    **{op: (lambda model, node, config: _stream(model, node))
+       for op in ("split", "xnor", "or", "shuffle")},
+})
 
 
 def _energy(row: dict, table: EnergyTable) -> float:
@@ -304,14 +323,7 @@ def layer_costs(model: Model, config: MVUConfig | None = None,
     config = config or MVUConfig()
     rows = []
     for node in model.nodes:
-        if node.op == "stem":
-            row = _stem(model, node)
-        elif node.op == "bconv":
-            row = _bconv(model, node, config)
-        elif node.op == "head":
-            row = _head(model, node, config)
-        else:
-            row = _stream(model, node)
+        row = lookup(COUNTERS, node.op, f"node {node.name}")(model, node, config)
         row["ops"] = row["flops"] + row["bops"] / 64
         row["bits_read"] = sum(row["reads"].values())
         row["bits_written"] = row["writes"]["activations"]

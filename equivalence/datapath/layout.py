@@ -2,7 +2,8 @@
 
 Bits are packed and unpacked here with ``np.packbits`` and ``np.unpackbits``, not through the
 reference. The layout is normative for the datapath: every unit
-of :mod:`boolnet_spec.equivalence.datapath` reads and writes it, and a hardware implementation that stores its
+of :mod:`boolnet_spec.equivalence.datapath` reads and writes it, and a hardware implementation that
+stores its
 memories this way can exchange them word for word with this model.
 
 .. req:: PACK-1
@@ -65,7 +66,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from boolnet_spec.reference.errors import DomainError, DTypeError, NonBinaryError, ShapeError, error_if
+from boolnet_spec.reference.errors import (
+    DomainError,
+    DTypeError,
+    NonBinaryError,
+    ShapeError,
+    error_if,
+)
 
 __all__ = ["WORD_BITS", "WORD", "PackedBits", "words_for", "used_mask", "pack_bits_last",
            "unpack_bits_last", "pack_activations", "unpack_activations", "pack_weights",

@@ -12,7 +12,8 @@ LOGIC-1 and LOGIC-2 as one bitwise operation per 64-bit word
 .. req:: LOGU-2
 
    ``or(a, r) = a | r`` word by word (LOGIC-2); unused bits stay 0. ``ERROR_IF`` the operands
-   differ in shape or channel count (:class:`~boolnet_spec.reference.errors.ShapeError`) or have a set unused
+   differ in shape or channel count (:class:`~boolnet_spec.reference.errors.ShapeError`) or have a
+   set unused
    bit (PACK-3); there is no broadcasting.
 """
 

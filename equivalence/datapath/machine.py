@@ -7,7 +7,8 @@ reference, and the model is loaded and validated by the reference (NET-6).
 
 .. req:: MACH-1
 
-   Execution. A :class:`~boolnet_spec.reference.network.Model` (validated, NET-6) runs in its stored node order
+   Execution. A :class:`~boolnet_spec.reference.network.Model` (validated, NET-6) runs in its
+   stored node order
    on a float32 image batch of the architecture's size (``ERROR_IF`` another shape, STEM-1 and
    NET-7). ``stem``: the reference's stem, then packing (PACK-2). ``bconv``: the convolution input
    (PERM-4), the line buffer (LB-1, LB-2), the matrix-vector unit (MVU-1, MVU-3) with its
@@ -24,7 +25,8 @@ reference, and the model is loaded and validated by the reference (NET-6).
    conforming datapath's trace equals the reference's ``forward(model, image, trace=True)``
    tensor for tensor, dtype and shape included, compared with ``np.array_equal``. With
    ``packed`` the trace holds the tensors as the datapath stores them instead: bits as
-   :class:`~boolnet_spec.equivalence.datapath.layout.PackedBits` (PACK-2) and accumulators as the mismatch
+   :class:`~boolnet_spec.equivalence.datapath.layout.PackedBits` (PACK-2) and accumulators as the
+   mismatch
    counts ``d[N, Ho, Wo, Cout]`` (MVU-2), for memory images and traffic counts.
 
 .. req:: MACH-3
@@ -59,6 +61,7 @@ from boolnet_spec.equivalence.datapath.pool_unit import threshold_pool
 from boolnet_spec.equivalence.datapath.threshold_unit import ThresholdUnit
 from boolnet_spec.reference.head import classifier, last_block_real, prelu
 from boolnet_spec.reference.network import Model, Node, run_graph
+from boolnet_spec.reference.ops import OPS, dispatch_table, lookup
 from boolnet_spec.reference.stem import basenet_stem, boolnet_stem, stem_features
 
 __all__ = ["ConvLayer", "Datapath"]
@@ -137,7 +140,7 @@ class Datapath:
         self.model = model
         self.config = MVUConfig(pe, simd, acc_bits)
         self.layers = {node.name: ConvLayer.compile(node, model.states[node.name])
-                       for node in model.nodes if node.op in ("bconv", "head")}
+                       for node in model.nodes if OPS[node.op].has_binary_conv}
 
     def min_acc_bits(self) -> dict[str, int]:
         """ACCW-2 per binary convolution."""
@@ -163,25 +166,15 @@ class Datapath:
         return [s2, z, classifier(prelu(z, state["prelu"]), state["fc.weight"],
                                   state["fc.bias"])]
 
+    def _bconv(self, node: Node, x: PackedBits, trace: str | None) -> list:
+        layer = self.layers[node.name]
+        d, pixels, bits = layer.run(x, self.config)
+        if trace == "packed":
+            return [d.reshape(*pixels, layer.out_channels), bits]
+        return [layer.accumulator(d, pixels) if trace else None, bits]
+
     def _node(self, node: Node, inputs: list, trace: str | None) -> list:
-        op = node.op
-        if op == "stem":
-            return self._stem(node, inputs[0])
-        if op == "bconv":
-            layer = self.layers[node.name]
-            d, pixels, bits = layer.run(inputs[0], self.config)
-            if trace == "packed":
-                return [d.reshape(*pixels, layer.out_channels), bits]
-            return [layer.accumulator(d, pixels) if trace else None, bits]
-        if op == "split":
-            return list(split(inputs[0], node.name))
-        if op == "xnor":
-            return [xnor(*inputs)]
-        if op == "or":
-            return [logic_or(*inputs)]
-        if op == "shuffle":
-            return [shuffle(*inputs, name=node.name)]
-        return self._head(node, inputs[0])
+        return lookup(UNITS, node.op, f"node {node.name}")(self, node, inputs, trace)
 
     def run(self, image: np.ndarray, trace: bool = False,
             progress: Callable[[str], None] | None = None,
@@ -196,3 +189,15 @@ class Datapath:
         return run_graph(self.model, image, lambda node, inputs: self._node(node, inputs, mode),
                          trace, progress, (lambda name, value: value) if packed else unpacked,
                          label="MACH-1")
+
+
+# Which unit of the machine runs each op of the registry (MACH-1).
+UNITS = dispatch_table("the datapath machine", {
+    "stem": lambda machine, node, inputs, trace: machine._stem(node, inputs[0]),
+    "bconv": lambda machine, node, inputs, trace: machine._bconv(node, inputs[0], trace),
+    "split": lambda machine, node, inputs, trace: list(split(inputs[0], node.name)),
+    "xnor": lambda machine, node, inputs, trace: [xnor(*inputs)],
+    "or": lambda machine, node, inputs, trace: [logic_or(*inputs)],
+    "shuffle": lambda machine, node, inputs, trace: [shuffle(*inputs, name=node.name)],
+    "head": lambda machine, node, inputs, trace: machine._head(node, inputs[0]),
+})

@@ -27,7 +27,8 @@ mismatching bits with ``XOR`` and ``np.bitwise_count``; it never forms a +-1 val
    ``f*SIMD .. (f+1)*SIMD - 1`` of its row's XOR word sequence (bit ``i`` of word ``k`` is bit
    ``64k + i``) to its accumulator; rows are stored tap-aligned, so unused bits are streamed too
    and count 0 (PACK-3). ``SIMD`` is a multiple of 64 or a power of two below 64; ``PE >= 1``.
-   ``ERROR_IF`` not (:class:`~boolnet_spec.reference.errors.DomainError`). Folding changes when a value is
+   ``ERROR_IF`` not (:class:`~boolnet_spec.reference.errors.DomainError`). Folding changes when a
+   value is
    computed, never the value.
 
 .. req:: ACCW-1
@@ -35,9 +36,11 @@ mismatching bits with ``XOR`` and ``np.bitwise_count``; it never forms a +-1 val
    The accumulator is an unsigned register of ``acc_bits`` bits (default 16) that starts at 0 for
    every pixel and row and adds one non-negative popcount per synapse fold. It never decreases, so
    it overflows at some fold exactly when the final ``d`` exceeds ``2**acc_bits - 1``: ``ERROR_IF``
-   it does (:class:`~boolnet_spec.reference.errors.BoundError`, naming the layer, the width, the value and
+   it does (:class:`~boolnet_spec.reference.errors.BoundError`, naming the layer, the width, the
+   value and
    where it occurs). The accumulator never wraps and the layer produces no output. ``ERROR_IF
-   acc_bits`` is not an integer in ``[1, 32]`` (:class:`~boolnet_spec.reference.errors.DomainError`).
+   acc_bits`` is not an integer in ``[1,
+   32]`` (:class:`~boolnet_spec.reference.errors.DomainError`).
 
 .. req:: ACCW-2
 
@@ -151,9 +154,9 @@ def matrix_vector(windows: np.ndarray, rows: np.ndarray, n: int, config: MVUConf
         if over.any():
             pixel, channel = (int(i) for i in np.argwhere(over)[0])
             error_if(True, BoundError, f"{name} accumulator",
-                     lambda: f"mismatch counts d <= {config.acc_max} ({config.acc_bits}-bit unsigned, "
+                     f"mismatch counts d <= {config.acc_max} ({config.acc_bits}-bit unsigned, "
                      f"n = {n} needs {minimal_width(n)} bits)",
-                     lambda: f"d = {int(d[pixel, channel])} at pixel {pixel}, output channel {channel} "
+                     f"d = {int(d[pixel, channel])} at pixel {pixel}, output channel {channel} "
                      f"({int(np.count_nonzero(over))} accumulator(s))", "ACCW-1")
     return d
 

@@ -8,7 +8,8 @@ whole words with ``|`` and ``&``; no bit is unpacked.
    Binary max pooling of packed bits with a ``k x k`` window and stride ``k'``, no padding, floor
    mode (``Ho = floor((H - k)/k') + 1``): output word ``[b, y, x, j, w]`` is the OR of the words
    ``[b, y*k' + ky, x*k' + kx, j, w]`` over the window (POOL-1: the maximum of +-1 values).
-   ``ERROR_IF H < k or W < k`` (:class:`~boolnet_spec.reference.errors.ShapeError`) or ``k``, ``k'`` are not
+   ``ERROR_IF H < k or W < k`` (:class:`~boolnet_spec.reference.errors.ShapeError`) or ``k``,
+   ``k'`` are not
    integers ``>= 1`` (:class:`~boolnet_spec.reference.errors.DomainError`).
 
 .. req:: POOLU-2

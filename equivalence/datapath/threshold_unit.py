@@ -14,7 +14,8 @@ reads the canonical units of a model (THR-2) and converts them once, exactly, to
    constant 0 is ``(1, -1)``. The conversion and the comparison are exact integer operations;
    ``T`` is stored as int16. ``ERROR_IF`` a unit is not canonical, or the unit arrays are not
    uint8 and int16 of one shape ``[S, Cout]``
-   (:class:`~boolnet_spec.reference.errors.DomainError`, :class:`~boolnet_spec.reference.errors.DTypeError`,
+   (:class:`~boolnet_spec.reference.errors.DomainError`,
+   :class:`~boolnet_spec.reference.errors.DTypeError`,
    :class:`~boolnet_spec.reference.errors.ShapeError`).
 
 .. req:: THU-2

@@ -49,16 +49,17 @@ import numpy as np
 
 from boolnet_spec.equivalence.pytorch.bounds import BNParams, conv_error, layer_bound
 from boolnet_spec.equivalence.pytorch.harness import (
-    _bn_index,
-    _within,
+    downsample_paths,
     float32_semantics,
     torch_weight,
+    within_bound,
 )
 from boolnet_spec.reference.architecture import Architecture
 from boolnet_spec.reference.batchnorm import BatchNorm
 from boolnet_spec.reference.exact import exact
 from boolnet_spec.reference.fold import ChannelFold
 from boolnet_spec.reference.network import Model
+from boolnet_spec.reference.ops import OPS
 from boolnet_spec.reference.slices import slice_offsets
 from boolnet_spec.reference.threshold import GE
 from boolnet_spec.reference.weights import weight_scale
@@ -167,7 +168,7 @@ def _paths(module, node) -> tuple[str, str, str]:
     """The conv, BatchNorm and GhostSign module paths of a bconv node."""
     block, kind = node.name.rsplit(".", 1)
     if kind == "downsample":
-        bn, sign = _bn_index(module, block)
+        bn, sign = downsample_paths(module, block)
         return f"{block}.downsample.0", bn, sign
     which = kind[-1]
     return f"{block}.{kind}", f"{block}.bn{which}", f"{block}.ghostsign{which}"
@@ -235,7 +236,7 @@ def certify_node(module, model: Model, node) -> NodeCertificate:
         for (i, j, c), value, bound in zip(index, values, bounds, strict=True):
             fold = folds.setdefault(int(c), ChannelFold(
                 reference_bn, int(c), alpha[c], np.float32(0) if bias is None else bias[c]))
-            within = _within(fold, int(value), exact(offsets[j]), Fraction(float(bound)))
+            within = within_bound(fold, int(value), exact(offsets[j]), Fraction(float(bound)))
             cls = "mismatch" if not within else "ternary" if zero[i, j, c] else \
                 "float_ambiguous"
             margin = abs(_preactivation(bn, c, float(alpha[c]) * float(value) + shift[c],
@@ -270,7 +271,7 @@ def certify(module, arch: Architecture, model: Model | None = None,
     start = time.perf_counter()
     if model is None:
         model = export_model(module, arch)
-    nodes = [node for node in model.nodes if node.op == "bconv"]
+    nodes = [node for node in model.nodes if OPS[node.op].has_threshold_units]
     certificates = []
     for node in tqdm(nodes, desc="certify", unit="layer", disable=None if progress else True,
                      file=sys.stderr):

@@ -15,14 +15,14 @@
 .. req:: CLI-2
 
    Exit status: 0 when there is no ``mismatch``, 1 when there is one, 2 for an invalid argument or
-   file (a :class:`~boolnet_spec.reference.errors.SpecError`, one line on stderr), before any work is done.
+   file (a :class:`~boolnet_spec.reference.errors.SpecError`, one line on stderr), before any work
+   is done.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,11 @@ BUNDLED = DATA / "boolnet-digits.safetensors"
 
 def _load(args: argparse.Namespace, images: np.ndarray | None):
     """``(module, arch, images, label)`` for the bundled model or a checkpoint."""
-    from boolnet_spec.equivalence.pytorch.export import infer_architecture, load_checkpoint, torch_model
+    from boolnet_spec.equivalence.pytorch.export import (
+        infer_architecture,
+        load_checkpoint,
+        torch_model,
+    )
     from boolnet_spec.reference.architecture import Architecture
     from boolnet_spec.reference.safe_io import read_npy
     from boolnet_spec.reference.stem import check_image

@@ -12,7 +12,8 @@
    Checkpoints are read as SD-1 reads state dicts (``.pth``/``.pt`` with
    ``torch.load(weights_only=True)``, possibly nested under ``network``, ``state_dict`` or
    ``model`` and with ``module.`` prefixes; ``.safetensors``; ``.npz``), so a pickle that would
-   execute code is refused with a :class:`~boolnet_spec.reference.errors.FormatError` and never executed.
+   execute code is refused with a :class:`~boolnet_spec.reference.errors.FormatError` and never
+   executed.
 
 .. req:: EXPORT-3
 
@@ -88,7 +89,8 @@ def infer_architecture(config: str, state_dict: dict[str, np.ndarray],
 
 def torch_model(arch: Architecture, state_dict: dict[str, np.ndarray],
                 sign_mode: str = "official"):
-    """A :class:`~boolnet_spec.equivalence.pytorch.model.BoolNet` holding ``state_dict`` (strict), in eval
+    """A :class:`~boolnet_spec.equivalence.pytorch.model.BoolNet` holding ``state_dict`` (strict),
+    in eval
     mode."""
     import torch
 

@@ -1,0 +1,121 @@
+"""Layerwise equivalence harness: a PyTorch BoolNet and the folded reference, bit by bit.
+
+The harness runs any PyTorch module whose submodules carry the authors' module paths (this
+package's :class:`~boolnet_spec.equivalence.pytorch.model.BoolNet` or the authors' own classes)
+once, records
+the tensors its forward hooks see, and checks every node of the exported reference model
+(EXPORT-1) against them.
+
+.. req:: HARNESS-1
+
+   Capture. The module runs in eval mode under ``torch.no_grad()``, with NNPACK disabled and float32
+   convolutions and matrix products at full precision (BOUND-1); its mode and settings are
+   restored afterwards. Forward hooks record, by module path: the output of ``ghostbnsign`` and
+   the input of its quantizer (``ghostbnsign.GhostSign`` or ``ghostbnsign.1``); per block ``p``
+   its input and output, the input and output of ``p.conv1`` and ``p.conv2``, the outputs of
+   ``p.bn1``, ``p.bn2``, ``p.ghostsign1``, ``p.ghostsign2``, ``p.downsample`` and of the
+   downsample's convolution and BatchNorm; and the logits. The logic
+   shortcuts are functions in the authors' code, so no hook sees them: the XNOR result is the input
+   of ``p.conv2``, the OR result is the even channels of the block output (BoolNet) or the block
+   output itself (BaseNet), the carried half its odd channels (CHAN-3), and the split half the input
+   of ``p.conv1``. ``ERROR_IF`` a module path is missing
+   (:class:`~boolnet_spec.reference.errors.FormatError`).
+
+.. req:: HARNESS-2
+
+   Teacher forcing. Each node of the reference model runs on the bits of the tensors PyTorch fed
+   to the corresponding module; a torch value ``v`` becomes the bit ``[v >= 0]`` (ENC-2), so a
+   ternary 0 becomes bit 1 and is counted. Each output is compared element by element with what
+   PyTorch produced, so a disagreement is localised to one node.
+
+.. req:: HARNESS-3
+
+   Classes of an element of a bit tensor. ``ternary``: PyTorch produced 0, or PyTorch disagrees and
+   a ternary 0 in the element's inputs (or a zero weight sign) changed what it computed, and its
+   value is what PyTorch's own formula gives on those inputs (for a binary layer: its bit is the
+   sign of ``y*_j`` at PyTorch's own accumulator, or that value lies within ``B``). ``equal``: the
+   bits agree. ``float_ambiguous``: they disagree and ``|y*_j(s)| <= B(s)`` (BOUND-4), decided
+   exactly (EXACT-2), or, for the stem, the reference pre-activation lies within its running bound
+   (BOUND-5) of ``-o_j``. ``mismatch``: every other disagreement, and every value that is not -1,
+   0 or +1: a bug, not rounding.
+
+.. req:: HARNESS-4
+
+   Real tensors. A binary convolution's float output is ``equal`` when it lies within ``E`` of
+   ``alpha_t*s + b`` (BOUND-1) at PyTorch's exact accumulator ``s`` and that accumulator equals the
+   reference's, ``ternary`` when they differ because of a ternary input or a zero weight sign,
+   else ``mismatch``. The head's real output and the logits are ``equal`` when they lie within
+   their running bound (BOUND-5) of the reference's, ``ternary`` when a ternary 0 (an input or a
+   weight sign) entered them and they lie within the same bound of PyTorch's own formula
+   evaluated on its ternary values, else ``mismatch``.
+
+.. req:: HARNESS-5
+
+   Free running. The reference forward pass (NET-7) and PyTorch's run on the same images; the
+   report gives, per bit tensor, the number of elements whose bits differ (a torch 0 counts), the
+   largest logit difference and the largest bound, and the top-1 agreement: the fraction of
+   images whose arg-max logits are equal. Free-running differences propagate, so they are counted,
+   not classified.
+
+.. req:: HARNESS-6
+
+   Report: a summary with the counts per class (``mismatch``, ``ternary``, ``float_ambiguous``,
+   ``equal``) and ``top1_agreement``; one row per compared tensor with its elements, counts and
+   smallest margin (the least ``|y*_j(s)|`` over its elements, in binary64); and the first
+   disagreements, each with its tensor, index, accumulator ``s`` (and PyTorch's own), threshold
+   unit, PyTorch's conv, BatchNorm and pre-sign values, the exact value ``y*_j(s)`` (binary64),
+   the bound and the class. The comparison passes exactly when there is no ``mismatch``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from boolnet_spec.equivalence.pytorch.bounds import U32
+from boolnet_spec.equivalence.pytorch.harness.capture import (
+    block_names,
+    capture,
+    downsample_paths,
+    float32_semantics,
+    functional_tensors,
+    torch_weight,
+)
+from boolnet_spec.equivalence.pytorch.harness.free import free_running
+from boolnet_spec.equivalence.pytorch.harness.report import CLASSES, Comparison, Row
+from boolnet_spec.equivalence.pytorch.harness.teacher import TeacherForced, within_bound
+from boolnet_spec.reference.architecture import Architecture
+from boolnet_spec.reference.network import Model
+
+__all__ = ["CLASSES", "Row", "Comparison", "compare", "capture", "float32_semantics",
+           "torch_weight", "block_names", "functional_tensors", "downsample_paths",
+           "within_bound"]
+
+
+def compare(module, arch: Architecture, images: np.ndarray, model: Model | None = None,
+            limit: int = 20, progress: bool = True) -> Comparison:
+    """Teacher-forced and free-running comparison of ``module`` with its export (HARNESS-1 to 6).
+    """
+    import torch
+    from tqdm import tqdm
+
+    from boolnet_spec.equivalence.pytorch.export import export_model
+
+    if model is None:
+        model = export_model(module, arch)
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    logits, seen_in, seen_out = capture(module, model, images)
+    tf = TeacherForced(module, model, images, seen_in, seen_out, logits, limit)
+    with tqdm(total=2 * len(model.nodes), desc="compare", unit="node", disable=None if progress
+              else True, file=sys.stderr) as bar:
+        for node in model.nodes:
+            tf.run(node)
+            bar.update()
+        free = free_running(model, images, tf, lambda name: bar.update())
+    settings = {"torch": torch.__version__, "images": int(images.shape[0]),
+                "architecture": model.architecture.to_json(), "nnpack": False,
+                "unit_roundoff": U32,
+                "sign_mode": sorted({getattr(m, "sign_mode", "official")
+                                     for m in module.modules() if hasattr(m, "temperature")})}
+    return Comparison(tf.rows, tf.disagreements, free, settings)
