@@ -30,9 +30,10 @@ class Requirement:
     tests: list[str] = field(default_factory=list, compare=False)
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+def _module_name(path: Path, root: Path = ROOT) -> str:
+    """The installed name: the chapter folders install under ``boolnet_spec``."""
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(("boolnet_spec", *(parts[:-1] if parts[-1] == "__init__" else parts)))
 
 
 def _directive_text(docstring: str, match: re.Match) -> str:
@@ -55,8 +56,8 @@ def requirements(root: Path = ROOT) -> dict[str, Requirement]:
                 label = match["label"]
                 if label in found:
                     raise ValueError(f"requirement {label} defined twice: in "
-                                     f"{found[label].module} and {_module_name(path)}")
-                found[label] = Requirement(label, _module_name(path),
+                                     f"{found[label].module} and {_module_name(path, root)}")
+                found[label] = Requirement(label, _module_name(path, root),
                                            _directive_text(docstring, match))
     return found
 
