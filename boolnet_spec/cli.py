@@ -10,6 +10,7 @@ import argparse
 import sys
 import traceback
 
+from boolnet_spec.equivalence.conformance.cli import register as register_conformance
 from boolnet_spec.equivalence.datapath.cli import register as register_datapath
 from boolnet_spec.equivalence.pytorch.cli import register as register_pytorch
 from boolnet_spec.reference import SPEC_VERSION
@@ -26,7 +27,8 @@ from boolnet_spec.spec.prove_cli import register as register_prove
 __all__ = ["main", "build_parser", "REGISTRARS"]
 
 # Layer order, bottom up; heavy imports (z3, torch) wait until a command runs.
-REGISTRARS = (register_reference, register_prove, register_pytorch, register_datapath)
+REGISTRARS = (register_reference, register_prove, register_pytorch, register_datapath,
+              register_conformance)
 
 
 def build_parser() -> argparse.ArgumentParser:

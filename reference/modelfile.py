@@ -55,7 +55,8 @@ from boolnet_spec.reference.errors import FormatError, SpecError, error_if
 from boolnet_spec.reference.network import Model, Node
 from boolnet_spec.reference.safe_io import MAX_MODEL_BYTES, read_npz, write_npz_atomic
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_MODEL_BYTES", "save_model", "load_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_MODEL_BYTES", "save_model", "load_model",
+           "model_header", "model_members"]
 
 FORMAT = "boolnet-spec-model"
 FORMAT_VERSION = 1
@@ -119,10 +120,21 @@ def load_model(path: str | os.PathLike) -> Model:
     return Model(architecture, nodes, arrays)
 
 
-def save_model(model: Model, path: str | os.PathLike) -> None:
-    """Write ``model`` to exactly ``path``, atomically (MODEL-5)."""
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "spec_version": SPEC_VERSION,
-              "architecture": model.architecture.to_json(),
-              "nodes": [node.to_json() for node in model.nodes]}
-    raw = np.frombuffer(json.dumps(header, indent=1).encode("utf-8"), dtype=np.uint8)
-    write_npz_atomic(path, {HEADER: raw, **model.arrays})
+def model_header(model: Model) -> dict:
+    """The JSON header of ``model`` (MODEL-2)."""
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "spec_version": SPEC_VERSION,
+            "architecture": model.architecture.to_json(),
+            "nodes": [node.to_json() for node in model.nodes]}
+
+
+def model_members(model: Model) -> dict[str, np.ndarray]:
+    """The members of the model file of ``model``: the header, then every array (MODEL-1)."""
+    raw = np.frombuffer(json.dumps(model_header(model), indent=1).encode("utf-8"),
+                        dtype=np.uint8)
+    return {HEADER: raw, **model.arrays}
+
+
+def save_model(model: Model, path: str | os.PathLike, compress: bool = True) -> None:
+    """Write ``model`` to exactly ``path``, atomically (MODEL-5); ``compress=False`` stores the
+    members, so the bytes depend on nothing but the model."""
+    write_npz_atomic(path, model_members(model), compress)

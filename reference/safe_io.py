@@ -16,7 +16,7 @@ import numpy as np
 
 from boolnet_spec.reference.errors import BoundError, FormatError, error_if
 
-__all__ = ["MAX_MODEL_BYTES", "write_atomic", "write_npz_atomic", "read_npz", "read_npy"]
+__all__ = ["MAX_MODEL_BYTES", "write_atomic", "write_npz_atomic", "write_npz", "read_npz", "read_npy"]
 
 MAX_MODEL_BYTES = 4 << 30
 
@@ -41,9 +41,23 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         raise
 
 
-def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as a compressed ``.npz`` at exactly ``path``, atomically (MODEL-5)."""
-    write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))
+def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray],
+                     compress: bool = True) -> None:
+    """Write ``arrays`` as an ``.npz`` at exactly ``path``, atomically (MODEL-5); stored members
+    with ``compress=False``."""
+    write_atomic(path, lambda handle: write_npz(handle, arrays, compress))
+
+
+def write_npz(handle: BinaryIO, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
+    """NumPy's ``.npz`` layout with fixed member timestamps, so equal arrays give equal bytes
+    (KIT-8); members are deflated with ``compress`` and stored without."""
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(handle, "w", method, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def _check_member_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> None:

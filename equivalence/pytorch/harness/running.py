@@ -3,6 +3,8 @@ harness evaluates them next to PyTorch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from boolnet_spec.equivalence.pytorch.bounds import (
@@ -19,23 +21,25 @@ from boolnet_spec.reference.maxpool import real_maxpool
 from boolnet_spec.reference.stem import real_conv2d
 
 
-def stem_running(node, state: dict, images: np.ndarray, module) -> Running:
-    """BOUND-5 for the stem: the reference pre-activation and a bound on PyTorch's distance."""
+def stem_running(node, state: dict, images: np.ndarray,
+                 params: Callable[[str], BNParams]) -> Running:
+    """BOUND-5 for the stem: the reference pre-activation and a bound on PyTorch's distance;
+    ``params(path)`` gives the float32 BatchNorm at the authors' module path."""
     weight = state["conv"]
     x = Running(images.astype(np.float64))
     conv = conv_running(x, weight, 2, 3)
-    features = conv.batchnorm(BNParams.of(module.get_submodule("maxpool.0")), state["bn0"])
+    features = conv.batchnorm(params("maxpool.0"), state["bn0"])
     features = Running(real_maxpool(features.value, 3, 2, 1),
                        real_maxpool(features.error, 3, 2, 1))
     if node.attrs["variant"] == "basenet":
-        return features.batchnorm(BNParams.of(module.get_submodule("ghostbnsign.0")), state["bn"])
-    first = features.batchnorm(BNParams.of(module.get_submodule("ghostbnsign.bn1")),
+        return features.batchnorm(params("ghostbnsign.0"), state["bn"])
+    first = features.batchnorm(params("ghostbnsign.bn1"),
                                state["bn1"])
-    second = features.batchnorm(BNParams.of(module.get_submodule("ghostbnsign.bn2")),
+    second = features.batchnorm(params("ghostbnsign.bn2"),
                                 state["bn2"])
     shifted = conv_running(second, state["las"], 1, 1, groups=weight.shape[0])
     shifted = shifted.batchnorm(
-        BNParams.of(module.get_submodule("ghostbnsign.adaptive_zero_points.1")),
+        params("ghostbnsign.adaptive_zero_points.1"),
         state["bn_las"])
     return first.add(shifted)
 

@@ -147,7 +147,8 @@ class TeacherForced:
     def node_stem(self, node) -> None:
         state = self.model.states[node.name]
         offsets = state["offsets"]
-        z = stem_running(node, state, self.images, self.module)
+        z = stem_running(node, state, self.images,
+                         lambda path: BNParams.of(self.module.get_submodule(path)))
         reference = slice_quantize(z.value, offsets)
         if not np.array_equal(reference, self.reference_outputs(node, self.images)[0]):
             raise InternalError("the stem bound does not replicate the reference stem")
