@@ -7,6 +7,7 @@ import json
 import math
 import re
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +20,14 @@ from boolnet_spec.reference.commandline import (
     forward_command,
     print_json,
 )
-from boolnet_spec.reference.errors import DomainError, NonFiniteError, error_if
+from boolnet_spec.reference.errors import (
+    BoundError,
+    DomainError,
+    FormatError,
+    NonFiniteError,
+    UsageError,
+    error_if,
+)
 from boolnet_spec.reference.exact import round_to_float32
 from boolnet_spec.reference.fold import fold_bn_sign
 from boolnet_spec.reference.slices import slice_offsets
@@ -63,26 +71,104 @@ def describe_unit(cmp: str, t: int, n: int) -> str:
     return f"1 iff s {cmp} {t}"
 
 
-def fold_command(args: argparse.Namespace) -> int:
-    scalar = {flag: float32_from_decimal(getattr(args, flag), f"--{flag}")
-              for flag in ("gamma", "beta", "mean", "var", "alpha", "bias")}
-    error_if(not re.fullmatch(r"[+-]?\d+", args.n.strip()), DomainError, "--n",
-             "an integer dot-product length", repr(args.n), "ACC-3")
-    args.n = check_n(int(args.n), "--n")
-    eps = binary64_from_decimal(args.eps, "--eps")
-    if args.slices is not None:
-        offsets = slice_offsets(args.slices)
+FOLD_FIELDS = ("gamma", "beta", "mean", "var", "n")
+FOLD_DEFAULTS = {"eps": repr(DEFAULT_EPS), "alpha": "1", "bias": "0", "offsets": "0",
+                 "slices": ""}
+MAX_FOLD_ROWS = 1 << 20
+MAX_FOLD_CSV_BYTES = 256 << 20
+
+
+def fold_row(values: dict[str, str], where: str) -> tuple[int, np.ndarray, object]:
+    """``(n, offsets, units)`` of one BatchNorm row of decimal strings (EXACT-1, FOLD-1 to 8);
+    errors name ``where`` and the field."""
+    scalar = {key: float32_from_decimal(values[key], f"{where}{key}")
+              for key in ("gamma", "beta", "mean", "var", "alpha", "bias")}
+    error_if(not re.fullmatch(r"[+-]?\d{1,6}", values["n"].strip()), DomainError, f"{where}n",
+             "an integer dot-product length", repr(values["n"]), "ACC-3")
+    n = check_n(int(values["n"]), f"{where}n")
+    eps = binary64_from_decimal(values["eps"], f"{where}eps")
+    if values.get("slices", "").strip():
+        error_if(not re.fullmatch(r"\d{1,4}", values["slices"].strip()), DomainError,
+                 f"{where}slices", "a slice count", repr(values["slices"]), "SLICE-1")
+        offsets = slice_offsets(int(values["slices"]))
     else:
-        offsets = np.array([float32_from_decimal(o, "--offsets") for o in args.offsets.split(",")],
-                           dtype=np.float32)
-    error_if(Fraction(float(scalar["var"])) + Fraction(eps) <= 0, DomainError, "--var/--eps",
+        offsets = np.array([float32_from_decimal(o, f"{where}offsets")
+                            for o in values["offsets"].split(",")], dtype=np.float32)
+    error_if(Fraction(float(scalar["var"])) + Fraction(eps) <= 0, DomainError, f"{where}var/eps",
              "var + eps > 0", f"var = {float(scalar['var'])!r}, eps = {eps!r}", "BN-2")
-    error_if(scalar["alpha"] <= 0, DomainError, "--alpha", "alpha > 0", float(scalar["alpha"]),
-             "FOLD-1")
+    error_if(scalar["alpha"] <= 0, DomainError, f"{where}alpha", "alpha > 0",
+             float(scalar["alpha"]), "FOLD-1")
     as_array = {flag: np.array([value], np.float32) for flag, value in scalar.items()}
     bn = BatchNorm(as_array["gamma"], as_array["beta"], as_array["mean"], as_array["var"], eps,
                    name="fold")
-    units = fold_bn_sign(bn, args.n, as_array["alpha"], as_array["bias"], offsets)
+    return n, offsets, fold_bn_sign(bn, n, as_array["alpha"], as_array["bias"], offsets)
+
+
+def fold_batch(args: argparse.Namespace) -> int:
+    """``fold --batch=IN.csv -o OUT.csv``: one output row per input row and slice."""
+    import csv
+    import io
+
+    from boolnet_spec.reference.safe_io import write_atomic
+
+    error_if(not args.output, UsageError, "-o", "an output CSV with --batch", "none", "FOLD-1")
+    error_if(any(getattr(args, key) is not None for key in FOLD_FIELDS), UsageError,
+             "--batch", "no --gamma/--beta/--mean/--var/--n beside it",
+             "both", "FOLD-1")
+    out = check_output(args.output)
+    path = Path(args.batch)
+    error_if(not path.is_file(), FormatError, str(path), "an existing CSV file", "missing",
+             "FOLD-1")
+    error_if(path.stat().st_size > MAX_FOLD_CSV_BYTES, BoundError, str(path),
+             f"at most {MAX_FOLD_CSV_BYTES} bytes", path.stat().st_size, "FOLD-1")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise FormatError(str(path), "UTF-8 text", "undecodable bytes", "FOLD-1") from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    missing = [key for key in FOLD_FIELDS if key not in header]
+    error_if(bool(missing), FormatError, f"{path} header", f"columns {list(FOLD_FIELDS)} "
+             f"(optional {sorted(FOLD_DEFAULTS)})", f"missing {missing}", "FOLD-1")
+    unknown = sorted(set(header) - set(FOLD_FIELDS) - set(FOLD_DEFAULTS))
+    error_if(bool(unknown), FormatError, f"{path} header", "only the fold columns",
+             f"unknown {unknown}", "FOLD-1")
+    rows = []
+    for number, record in enumerate(reader, 1):
+        error_if(number > MAX_FOLD_ROWS, BoundError, str(path), f"at most {MAX_FOLD_ROWS} rows",
+                 number, "FOLD-1")
+        error_if(None in record or any(v is None for v in record.values()), FormatError,
+                 f"{path} row {number}", f"{len(header)} fields", "another count", "FOLD-1")
+        values = {**FOLD_DEFAULTS, **{k: v for k, v in record.items() if v != ""}}
+        n, offsets, units = fold_row(values, f"{path} row {number} column ")
+        rows += [{"row": number, "slice": j, "offset": repr(float(offset)), "n": n,
+                  "polarity": int(units.polarity[j, 0]), "threshold": int(units.threshold[j, 0]),
+                  "cmp": ">=" if units.polarity[j, 0] == GE else "<="}
+                 for j, offset in enumerate(offsets)]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, ["row", "slice", "offset", "n", "polarity", "threshold",
+                                     "cmp"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out, lambda handle: handle.write(buffer.getvalue().encode("utf-8")))
+    summary = {"output": str(out), "rows": len({r["row"] for r in rows}), "units": len(rows)}
+    print(json.dumps(summary) if args.json else
+          f"wrote {out}: {summary['units']} units of {summary['rows']} rows")
+    return 0
+
+
+def fold_command(args: argparse.Namespace) -> int:
+    if args.batch is not None:
+        return fold_batch(args)
+    absent = [f"--{key}" for key in FOLD_FIELDS if getattr(args, key) is None]
+    error_if(bool(absent), UsageError, "fold", "--gamma, --beta, --mean, --var and --n (or "
+             "--batch)", f"missing {absent}", "FOLD-1")
+    error_if(args.output is not None, UsageError, "-o", "only with --batch", args.output,
+             "FOLD-1")
+    values = {key: getattr(args, key) for key in (*FOLD_FIELDS, "eps", "alpha", "bias",
+                                                  "offsets")}
+    values["slices"] = "" if args.slices is None else str(args.slices)
+    args.n, offsets, units = fold_row(values, "--")
     rows = [{"offset": float(offset), "cmp": ">=" if units.polarity[j, 0] == GE else "<=",
              "t": int(units.threshold[j, 0])} for j, offset in enumerate(offsets)]
     if args.json:
@@ -179,18 +265,22 @@ def register(commands) -> None:
         description="Fold sign(BN(alpha*s + bias) + offset) over s in D_n into canonical "
                     "threshold units, by exact arithmetic. Decimal values are rounded to the "
                     "nearest float32; --eps is binary64.")
-    fold.add_argument("--gamma", required=True, help="BN weight (decimal, rounded to float32)")
-    fold.add_argument("--beta", required=True, help="BN bias")
-    fold.add_argument("--mean", required=True, help="BN running_mean")
-    fold.add_argument("--var", required=True, help="BN running_var")
+    fold.add_argument("--gamma", help="BN weight (decimal, rounded to float32)")
+    fold.add_argument("--beta", help="BN bias")
+    fold.add_argument("--mean", help="BN running_mean")
+    fold.add_argument("--var", help="BN running_var")
     fold.add_argument("--eps", default=repr(DEFAULT_EPS), help="BN eps (binary64, default 1e-5)")
-    fold.add_argument("--n", required=True, help="dot-product length n")
+    fold.add_argument("--n", help="dot-product length n")
     fold.add_argument("--alpha", default="1", help="positive weight scale (default 1)")
     fold.add_argument("--bias", default="0", help="conv bias (default 0)")
     offsets = fold.add_mutually_exclusive_group()
     offsets.add_argument("--offsets", default="0",
                          help="comma-separated slice offsets (default: a single 0)")
     offsets.add_argument("--slices", type=int, help="use the authors' offsets for S slices")
+    fold.add_argument("--batch", metavar="IN.csv",
+                      help="fold every row of a CSV with columns gamma,beta,mean,var,n and "
+                           "optional eps,alpha,bias,offsets (quoted, comma-separated),slices")
+    fold.add_argument("-o", "--output", metavar="OUT.csv", help="with --batch: the units CSV")
     fold.add_argument("--json", action="store_true", help="machine-readable output")
     fold.set_defaults(handler=fold_command)
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from boolnet_spec.reference.errors import BoundError, FormatError, error_if
 
-__all__ = ["MAX_MODEL_BYTES", "write_atomic", "write_npz_atomic", "write_npz", "read_npz", "read_npy"]
+__all__ = ["MAX_MODEL_BYTES", "write_atomic", "write_npz_atomic", "write_npz", "read_npz",
+           "read_npy"]
 
 MAX_MODEL_BYTES = 4 << 30
 
