@@ -17,6 +17,7 @@ $(TOOLS)/.installed:
 	touch $@
 
 demo: $(VENV)/.installed
+	$(VENV)/bin/boolnet-spec conform --impl=boolnet_spec.equivalence.conformance.implementations:datapath
 	$(VENV)/bin/boolnet-spec compare
 	$(VENV)/bin/boolnet-spec certify
 
