@@ -3,7 +3,7 @@ names a block produces.
 
 Every engine that runs or inspects a model graph (the reference interpreter, the PyTorch harness,
 the certifier, the datapath machine, its cost counters, the exporter and the conformance kit)
-reads the set of ops from :data:`OPS` and dispatches through :func:`dispatch_table`, so that an
+reads the set of ops from ``OPS`` and dispatches through :func:`dispatch_table`, so that an
 op added here is missing nowhere without a test failing, and an unknown op is the same typed
 error everywhere.
 

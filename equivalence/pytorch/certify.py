@@ -64,7 +64,7 @@ from boolnet_spec.reference.slices import slice_offsets
 from boolnet_spec.reference.threshold import GE
 from boolnet_spec.reference.weights import weight_scale
 
-__all__ = ["Certification", "certify", "certify_node", "fma32", "bn_variants"]
+__all__ = ["NodeCertificate", "Certification", "certify", "certify_node", "fma32", "bn_variants"]
 
 
 def _round32(value: np.ndarray, down: bool) -> np.ndarray:
