@@ -9,18 +9,11 @@ import numpy as np
 from boolnet_spec.reference.batchnorm import BatchNorm
 from boolnet_spec.reference.errors import DomainError
 
-__all__ = ["float_bounds"]
+__all__ = ["float_bounds", "ambiguous_images"]
 
 
-def float_bounds(model, images: np.ndarray, trace: dict) -> dict[str, np.ndarray]:
-    """``{block output: bound, "logits": bound}``; ``ERROR_IF`` a stem pre-activation lies within
-    its bound of a slice offset, where a float evaluation may give the other bit
-    (:class:`~boolnet_spec.reference.errors.DomainError`)."""
-    from boolnet_spec.equivalence.pytorch.bounds import U32, U64, BNParams, Running, conv_error
-    from boolnet_spec.equivalence.pytorch.harness.running import (
-        classifier_running,
-        stem_running,
-    )
+def _params(model):
+    from boolnet_spec.equivalence.pytorch.bounds import BNParams
 
     batchnorms = {bn.name: bn for state in model.states.values() for bn in state.values()
                   if isinstance(bn, BatchNorm)}
@@ -28,15 +21,34 @@ def float_bounds(model, images: np.ndarray, trace: dict) -> dict[str, np.ndarray
     def params(path: str) -> BNParams:
         bn = batchnorms[path]
         return BNParams(bn.gamma, bn.beta, bn.mean, bn.var, bn.eps)
+    return params
+
+
+def ambiguous_images(model, images: np.ndarray) -> np.ndarray:
+    """Per image: whether a stem pre-activation lies within its BOUND-5 bound of a slice offset,
+    where a conforming float evaluation may give the other bit."""
+    from boolnet_spec.equivalence.pytorch.harness.running import stem_running
 
     stem = model.nodes[0]
-    z0 = stem_running(stem, model.states[stem.name], images, params)
+    z0 = stem_running(stem, model.states[stem.name], images, _params(model))
     offsets = model.states[stem.name]["offsets"].astype(np.float64)
     ambiguous = np.abs(z0.value[:, None] + offsets[None, :, None, None, None]) \
         <= z0.error[:, None]
+    return ambiguous.reshape(len(images), -1).any(axis=1)
+
+
+def float_bounds(model, images: np.ndarray, trace: dict) -> dict[str, np.ndarray]:
+    """``{block output: bound, "logits": bound}``; ``ERROR_IF`` a stem pre-activation lies within
+    its bound of a slice offset, where a float evaluation may give the other bit
+    (:class:`~boolnet_spec.reference.errors.DomainError`)."""
+    from boolnet_spec.equivalence.pytorch.bounds import U32, U64, Running, conv_error
+    from boolnet_spec.equivalence.pytorch.harness.running import classifier_running
+
+    params = _params(model)
+    ambiguous = ambiguous_images(model, images)
     if ambiguous.any():
         raise DomainError("images", "stem pre-activations farther than their float bound from "
-                          "every slice offset", f"{int(ambiguous.sum())} ambiguous element(s)",
+                          "every slice offset", f"{int(ambiguous.sum())} ambiguous image(s)",
                           "KIT-2")
     node = model.nodes[-1]
     state = model.states[node.name]

@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from boolnet_spec.reference.commandline import check_output, format_table, print_json
 from boolnet_spec.reference.errors import EXIT_FINDING, DomainError, UsageError
 
@@ -55,10 +57,22 @@ def _their_network(args: argparse.Namespace) -> list:
     if images.ndim != 4:
         raise DomainError("--input", "float32 images [N, 3, H, W]", list(images.shape), "KIT-1")
     base = architecture(args.config)
+    from boolnet_spec.equivalence.conformance.bounds import ambiguous_images
     from boolnet_spec.equivalence.pytorch.export import infer_architecture
+    from boolnet_spec.reference.stem import check_image
 
     arch = infer_architecture(base.name, state, images.shape[-1])
-    return [(f"{arch.name}-yours", build_model(arch, state), state, images)]
+    model = build_model(arch, state)
+    images = check_image(images)
+    ambiguous = ambiguous_images(model, images)
+    if ambiguous.all():
+        raise DomainError("--input", "an image whose stem bits no float rounding can flip",
+                          f"all {len(images)} image(s) have a stem value within its bound",
+                          "KIT-2")
+    if ambiguous.any():
+        print(f"vectors: left out image(s) {np.flatnonzero(ambiguous).tolist()}: a stem value "
+              "lies within its float bound of a decision (KIT-2)", file=sys.stderr)
+    return [(f"{arch.name}-yours", model, state, images[~ambiguous])]
 
 
 def _adapter(args: argparse.Namespace):

@@ -24,7 +24,7 @@ from boolnet_spec.equivalence.conformance.implementations import reference_funct
 from boolnet_spec.reference import SPEC_VERSION
 from boolnet_spec.reference.accumulator import N_MAX
 from boolnet_spec.reference.batchnorm import DEFAULT_EPS, BatchNorm
-from boolnet_spec.reference.errors import DomainError, UsageError
+from boolnet_spec.reference.errors import DomainError, InternalError, UsageError
 from boolnet_spec.reference.ops import BN_FIELDS
 from boolnet_spec.reference.safe_io import write_npz
 from boolnet_spec.reference.slices import slice_offsets
@@ -277,7 +277,8 @@ def _stem_cases() -> Iterator[OpCase]:
     margin = np.abs(bn_(features)[:, None] + offsets[None, :, None, None, None])
     features[np.broadcast_to((margin < 1e-3).any(axis=1), features.shape)] = 4.0
     margin = np.abs(bn_(features)[:, None] + offsets[None, :, None, None, None])
-    assert margin.min() >= 1e-3, "resample the stem case"
+    if margin.min() < 1e-3:
+        raise InternalError("the stem case's features lie within 1e-3 of a decision")
     yield OpCase("stem", "basenet-bits", "basenet_stem", ["STEM-4", "SLICE-2"],
                  {"features": features, "offsets": offsets, **bn_arrays}, {}, {"bn": bn},
                  ["features", "bn", "offsets"], description="margins >= 1e-3")
