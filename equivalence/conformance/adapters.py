@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from boolnet_spec.equivalence.conformance.case import Case
-from boolnet_spec.reference.errors import SpecError, UsageError
+from boolnet_spec.reference.errors import FormatError, SpecError, UsageError
 
 __all__ = ["NotRun", "ImplementationFailed", "PythonAdapter", "CommandAdapter", "adapter_from",
            "build_object", "as_outputs", "ENV_IMPL", "ENV_IMPL_CMD", "SKIP_STATUS",
@@ -48,8 +48,8 @@ def build_object(case: Case, name: str):
     if spec.get("type") == "BatchNorm":
         return BatchNorm(arrays["weight"], arrays["bias"], arrays["running_mean"],
                          arrays["running_var"], eps=float(spec["eps"]), name=name)
-    raise SpecError(f"{case.id} objects.{name}.type", "ThresholdUnits or BatchNorm",
-                    repr(spec.get("type")), "KIT-1")
+    raise FormatError(f"{case.directory / 'desc.json'} field objects.{name}.type",
+                      "ThresholdUnits or BatchNorm", repr(spec.get("type")), "KIT-1")
 
 
 def as_outputs(names: list[str], result) -> dict[str, object]:
