@@ -94,7 +94,8 @@ def fold_row(values: dict[str, str], where: str) -> tuple[int, np.ndarray, objec
     else:
         offsets = np.array([float32_from_decimal(o, f"{where}offsets")
                             for o in values["offsets"].split(",")], dtype=np.float32)
-    error_if(Fraction(float(scalar["var"])) + Fraction(eps) <= 0, DomainError, f"{where}var/eps",
+    pair = "--var/--eps" if where == "--" else f"{where}var/eps"
+    error_if(Fraction(float(scalar["var"])) + Fraction(eps) <= 0, DomainError, pair,
              "var + eps > 0", f"var = {float(scalar['var'])!r}, eps = {eps!r}", "BN-2")
     error_if(scalar["alpha"] <= 0, DomainError, f"{where}alpha", "alpha > 0",
              float(scalar["alpha"]), "FOLD-1")

@@ -274,8 +274,10 @@ def test_exit_codes_findings_input_usage_and_internal(capsys, monkeypatch):
     assert main(["fold", "--gamma=1", "--beta=0", "--mean=0", "--var=-2", "--eps=0",
                  "--n=9"]) == EXIT_INPUT
     assert "[BN-2]" in capsys.readouterr().err
+    assert main(["fold", "--gamma=1"]) == EXIT_INPUT
+    assert "missing ['--beta', '--mean', '--var', '--n']" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
-        main(["fold", "--gamma=1"])
+        main(["fold", "--no-such-flag"])
     assert usage.value.code == EXIT_INPUT
 
     def broken(args):
