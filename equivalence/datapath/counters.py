@@ -34,7 +34,7 @@ by running the reference. Counts are per image.
 
 .. req:: COST-3
 
-   ``OPs = FLOPs + BOPs / 64``, the paper's definition (FACTS section 5).
+   ``OPs = FLOPs + BOPs / 64``, the paper's definition (its section on operations, :doc:`/citing`).
 
 .. req:: COST-4
 
