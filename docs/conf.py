@@ -26,9 +26,10 @@ extensions = [
     "examples_ext",
     "op_tables",
     "figures_ext",
+    "fold_algorithm",
     "api_ext",
 ]
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated"]
 
 # Every cross-reference must resolve. Other packages have no inventory offline, so the names of
 # the standard library and of numpy, torch and z3 in signatures are exempt; nothing else is.
