@@ -53,5 +53,6 @@ html_theme = "furo"
 html_title = f"boolnet-spec {SPEC_VERSION} ({SPEC_STATUS}, {SPEC_DATE})"
 html_static_path = ["_static"]
 html_css_files = ["requirements.css"]
+html_favicon = "_static/favicon.svg"
 html_last_updated_fmt = None
 pygments_style = "sphinx"

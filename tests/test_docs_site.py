@@ -73,7 +73,7 @@ def site(tmp_path_factory) -> Path:
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
          str(ROOT / "docs"), str(out)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"sphinx-build -W failed:\n{result.stderr[-5000:]}"
-    print(f"docs built in {time.monotonic() - started:.1f} s")  # noqa: T201
+    print(f"docs built in {time.monotonic() - started:.1f} s")
     return out
 
 
@@ -169,7 +169,8 @@ PAGE_CHECKS = """() => {
   const wide = [...document.querySelectorAll('article *')]
     .filter(e => e.getBoundingClientRect().right > doc.clientWidth + 1
                  && getComputedStyle(e).position !== 'fixed')
-    .slice(0, 5).map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 60));
+    .slice(0, 5)
+    .map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 60));
   const images = [...document.images].filter(i => !i.complete || i.naturalWidth === 0)
     .map(i => i.getAttribute('src'));
   const math = document.querySelectorAll('.math').length;
@@ -192,6 +193,8 @@ def test_key_page_renders_in_chromium(browser, server, name, width):
             if msg.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+    page.on("response", lambda response: problems.append(f"{response.status}: {response.url}")
+            if response.status >= 400 else None)
     page.goto(f"{server}/{KEY_PAGES[name]}", wait_until="load")
     page.wait_for_function("() => !window.MathJax || (window.MathJax.startup && "
                            "window.MathJax.startup.promise)", timeout=20_000)
@@ -217,15 +220,22 @@ def page_text(site: Path, page: str) -> str:
     return (site / page).read_text(encoding="utf-8")
 
 
-def table_rows(html_text: str, table_class: str) -> list[list[str]]:
-    """The rows of every table of a class, as lists of cell texts."""
-    rows = []
+def tables(html_text: str, table_class: str) -> list[list[list[str]]]:
+    """Every table of a class: its rows as lists of cell texts."""
+    found = []
     for table in re.findall(rf'<table[^>]*class="[^"]*\b{table_class}\b[^"]*"[^>]*>(.*?)</table>',
                             html_text, re.S):
+        rows = []
         for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S):
             cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
             rows.append([" ".join(re.sub(r"<[^>]+>", "", c).split()) for c in cells])
-    return rows
+        found.append(rows)
+    return found
+
+
+def table_rows(html_text: str, table_class: str) -> list[list[str]]:
+    """The rows of every table of a class, as lists of cell texts."""
+    return [row for table in tables(html_text, table_class) for row in table]
 
 
 def test_the_pages_give_dtype_and_shape_of_every_model_file_array(site):
@@ -285,8 +295,9 @@ def test_the_ops_page_gives_the_order_of_a_blocks_tensors(site):
     from boolnet_spec.reference.build import build_model, random_state_dict
     from boolnet_spec.reference.network import forward
 
-    rows = table_rows(page_text(site, "chapters/ops.html"), "block-tensors")
-    on_page = [row[1] for row in rows if row and row[0].isdigit()]
+    # The first two tables are BoolNet's blocks layer1.1 and layer2.0 (the third is BaseNet's).
+    boolnet = tables(page_text(site, "chapters/ops.html"), "block-tensors")[:2]
+    on_page = [row[1] for table in boolnet for row in table if row and row[0].isdigit()]
     arch = architecture("boolnet-k4").scaled(widths=(8, 16, 32, 64), blocks=(2, 1, 1, 1),
                                              image_size=32, classes=10)
     model = build_model(arch, random_state_dict(arch, 0))

@@ -9,6 +9,7 @@ API never runs on from the normative text without a heading, and ``:mod:`M``` li
 from __future__ import annotations
 
 import inspect
+import re
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -65,8 +66,21 @@ def skip_undocumented_data(app, what, name, obj, skip, options):
     return None if ("", name) in documented else True
 
 
+QUALIFIED = re.compile(r"~?\bboolnet_spec\.(?:\w+\.)*(\w+)")
+
+
+def clean_signature(app, what, name, obj, options, signature, return_annotation):
+    """A signature Sphinx could not parse is shown as text: drop its ``~module.`` prefixes and
+    the ``<factory>`` of dataclass fields, which would read as Python artefacts."""
+    if not signature or "<factory>" not in signature:
+        return None
+    signature = QUALIFIED.sub(lambda m: m[1], signature.replace("<factory>", "..."))
+    return signature.replace("~", ""), return_annotation
+
+
 def setup(app):
     app.add_directive("python-api", PythonApiDirective)
+    app.connect("autodoc-process-signature", clean_signature)
     app.connect("autodoc-skip-member", skip_undocumented_data)
     app.connect("autodoc-process-docstring", drop_module_docstring)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

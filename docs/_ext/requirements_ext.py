@@ -251,10 +251,10 @@ class RequirementsTableDirective(SphinxDirective):
                            requirement=req.label)
             row["ids"] = [row_anchor(req.label)]
             body += row
-        group = nodes.tgroup("", *(nodes.colspec(colwidth=w) for w in (11, 19, 40, 30)),
+        group = nodes.tgroup("", *(nodes.colspec(colwidth=w) for w in (10, 16, 40, 34)),
                              nodes.thead("", self.row(["Label", "Chapter", "Summary", "Tests"])),
                              body, cols=4)
-        return [count, nodes.table("", group, classes=["requirements", "colwidths-auto"])]
+        return [count, nodes.table("", group, classes=["requirements", "colwidths-given"])]
 
     def row(self, cells: list, **attributes) -> nodes.row:
         row = nodes.row(**attributes)
