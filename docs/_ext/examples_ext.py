@@ -291,9 +291,9 @@ class WorkedExampleDirective(SphinxDirective):
                                    if "\n" in text else
                                    nodes.paragraph("", "", nodes.literal(text=text)))
                 body += row
-        group = nodes.tgroup("", *(nodes.colspec(colwidth=w) for w in (10, 30, 60)),
+        group = nodes.tgroup("", *(nodes.colspec(colwidth=w) for w in (11, 31, 58)),
                              nodes.thead("", self.header()), body, cols=3)
-        box += nodes.table("", group, classes=["worked-example-table", "colwidths-auto"])
+        box += nodes.table("", group, classes=["worked-example-table", "colwidths-given"])
         return [box]
 
     @staticmethod

@@ -66,34 +66,35 @@ def stages():
     """The four published configurations: stem, stages and head, with shapes and n per conv."""
     from boolnet_spec.reference.architecture import CONFIGS, block_plans, stem_output_size
 
-    fig, axes = plt.subplots(4, 1, figsize=(9.5, 7.6))
+    fig, axes = plt.subplots(4, 1, figsize=(9.5, 8.6))
     for ax, (name, arch) in zip(axes, CONFIGS.items(), strict=True):
         plans = block_plans(arch)
         ax.set_xlim(-0.2, len(plans) + 1.9)
-        ax.set_ylim(-0.75, 0.7)
+        ax.set_ylim(-0.72, 0.72)
         ax.axis("off")
         ax.set_title(f"{name}: {arch.family}, S = {arch.slices} slice(s)"
-                     + (", last stage dilated" if arch.dilate_last else ""), fontsize=9,
+                     + (", last stage dilated" if arch.dilate_last else ""), fontsize=10,
                      loc="left")
         size = stem_output_size(arch.image_size)
-        box(ax, 0.5, 0, f"stem\n3x{arch.image_size}x{arch.image_size}\n-> {arch.slices}x"
-            f"{arch.stem_width}x{size}x{size}", GREY, w=0.96, h=0.95, size=6.5)
+        box(ax, 0.5, 0, f"stem\n-> S={arch.slices}\n{arch.stem_width} ch\n{size}x{size}", GREY,
+            w=0.96, h=1.0, size=7.5)
         for i, plan in enumerate(plans, start=1):
             n1 = plan.in_channels * 9  # Cin of one group (one slice, or all when S = 1)
-            text = (f"{plan.name}\n{plan.input_channels}->{plan.output_channels} ch\n"
-                    f"{plan.input_size}->{plan.output_size} px\nn = {n1}"
+            text = (f"{plan.name}\n{plan.input_channels}->\n{plan.output_channels} ch\n"
+                    f"{plan.input_size}->{plan.output_size}\nn={n1}"
                     + (f"\nstride {plan.stride}" if plan.stride > 1 else "")
                     + (f"\ndilation {plan.dilation}" if plan.dilation > 1 else ""))
             color = ORANGE if plan.downsample else (GREEN if plan.split else BLUE)
-            box(ax, i + 0.5, 0, text, color, w=0.86, h=1.25, size=6)
-            arrow(ax, (i - 0.5 + 0.43 + (0.05 if i == 1 else 0), 0), (i + 0.5 - 0.43, 0))
-        box(ax, len(plans) + 1.45, 0, f"head\n-> {arch.classes}\nlogits", GREY, w=0.8, h=0.95,
-            size=6.5)
+            box(ax, i + 0.5, 0, text, color, w=0.9, h=1.3, size=7.5)
+            arrow(ax, (i - 0.5 + 0.45 + (0.03 if i == 1 else 0), 0), (i + 0.5 - 0.45, 0))
+        box(ax, len(plans) + 1.45, 0, f"head\n-> {arch.classes}\nlogits", GREY, w=0.8, h=1.0,
+            size=7.5)
         arrow(ax, (len(plans) + 0.93, 0), (len(plans) + 1.05, 0))
     fig.text(0.01, 0.005, "Orange: block with a downsample branch; green: block that splits its "
-             "input (BoolNet). ch: channels per slice; n: dot-product length of conv1 "
-             "(Cin per group x 3 x 3).", fontsize=7)
-    fig.tight_layout(rect=(0, 0.02, 1, 1))
+             "input (BoolNet). ch: channels per slice in -> out; H x W in -> out;\n"
+             "n: dot-product length of conv1 (Cin per group x 3 x 3). Images 224x224.",
+             fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 
