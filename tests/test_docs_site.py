@@ -45,6 +45,8 @@ KEY_PAGES = {
     "datapath": "chapters/datapath-mvu.html",
     "modelfile": "chapters/modelfile.html",
     "architecture": "chapters/architecture.html",
+    "bconv": "chapters/bconv.html",
+    "head": "chapters/head.html",
 }
 SCREENSHOTS = ("index", "fold", "requirements", "datapath")
 WIDTHS = (1400, 800)
