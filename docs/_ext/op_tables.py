@@ -195,15 +195,15 @@ class OpTableDirective(_TableDirective):
         for index, kind in enumerate(spec.inputs):
             dtype, shape, values = KINDS[kind]
             rows.append([self.code(f"inputs[{index}]"), f"input ({kind})", self.code(dtype),
-                         self.code(shape), self.inline(values), "node ``inputs``"])
+                         self.code(shape), self.inline(values), self.inline("node ``inputs``")])
         for index, kind in enumerate(spec.outputs):
             dtype, shape, values = KINDS[kind]
             rows.append([self.code(f"outputs[{index}]"), f"output ({kind})", self.code(dtype),
-                         self.code(shape), self.inline(values), "node ``outputs``"])
+                         self.code(shape), self.inline(values), self.inline("node ``outputs``")])
         for attr, json_type in spec.attrs.items():
             values, meaning = ATTRS[op][attr]
             kind = {int: "integer", str: "string", dict: "object"}[json_type]
-            rows.append([self.code(attr), "attribute: " + meaning.split(" (")[0],
+            rows.append([self.code(attr), self.inline("attribute: " + meaning.split(" (")[0]),
                          self.code(f"JSON {kind}"), "", self.inline(values),
                          self.inline(f"``attrs.{attr}``")])
         for role, (dtype, shape, values, meaning) in array_roles(op).items():
@@ -212,7 +212,8 @@ class OpTableDirective(_TableDirective):
                          self.code(shape), self.inline(values),
                          self.inline(f"``arrays.{role}``" + (f", e.g. ``{member}``"
                                                               if member else ""))])
-        title = nodes.paragraph("", "", nodes.strong(text=f"Arguments of the op ``{op}``"),
+        title = nodes.paragraph("", "", nodes.strong(text="Arguments of the op "),
+                                nodes.literal(text=op),
                                 nodes.Text(f" ({spec.label}; registry: "),
                                 nodes.literal(text=f"OPS[{op!r}]"), nodes.Text(")"))
         return [title, table(["Name", "Kind", "Dtype", "Shape", "Range", "Model file"],
