@@ -1,4 +1,4 @@
-"""Folding: BatchNorm, the weight scale, the conv bias and the slice offsets into threshold units.
+r"""Folding: BatchNorm, the weight scale, the conv bias and the slice offsets into threshold units.
 
 A binary convolution produces ``s``; the authors' network then computes ``alpha * s + b``,
 BatchNorm (BN-1) and one sign per slice offset ``o_j`` (SLICE-1). Folding replaces that chain by one
@@ -17,7 +17,12 @@ operation ever decides a bit.
 
    The folded function. For channel ``c`` and slice ``j`` the bit of accumulator ``s`` is
    ``[y_j(s) >= 0]`` (ENC-2) where, over the reals, on the exact values of the inputs,
-   ``y_j(s) = gamma * (alpha * s + b - mean) / sqrt(var + eps) + beta + o_j``.
+
+   .. math::
+
+      y_j(s) = \gamma \, \frac{\alpha s + b - \mathit{mean}}{\sqrt{\mathit{var} + \varepsilon}}
+               + \beta + o_j .
+
    With ``L = gamma * (alpha * s + b - mean)`` and ``K = -(beta + o_j)`` the bit is
    ``[L >= K * sqrt(var + eps)]``, decided by EXACT-2.
 

@@ -65,6 +65,7 @@ class OpSpec:
         return "weight" in self.arrays and "bits" in self.inputs[:1]
 
 
+#: The graph ops by name (OPS-1); the model-file tables of the specification are generated from it.
 OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
     OpSpec("stem", ("image",), ("bits",), {"variant": str, "eps": dict},
            ("conv1.weight", "offsets", "las.weight"), ("bn0", "bn", "bn1", "bn2", "bn_las"),

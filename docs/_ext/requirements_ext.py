@@ -4,11 +4,18 @@
 with the anchor ``req-FOLD-3``. ``:req:`FOLD-3``` links to it from any page, and so does a label
 that prose names in passing, "(THR-3)"; an unknown label given to ``:req:`` is a warning.
 ``.. requirements-table::`` lists every requirement of ``spec.requirements`` with its tests.
+
+Traceability runs both ways: each rendered requirement ends in "Tested by N tests" (a link to its
+row of the table, whose test names link to their source, :mod:`tests_source`) and "Proved by
+PROOF-k" where a theorem of ``docs/proofs-report.json`` names it; a theorem names the requirements
+it proves.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from functools import cache
 from typing import ClassVar
 
 from docutils import nodes
@@ -20,8 +27,9 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_refnode
+from tests_source import test_uri
 
-from boolnet_spec.spec.requirements import LABEL_PATTERN, Requirement, coverage, requirements
+from boolnet_spec.spec.requirements import LABEL_PATTERN, ROOT, Requirement, coverage, requirements
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +40,55 @@ SUMMARY_MIN_CHARS = 40
 
 def anchor(label: str) -> str:
     return f"req-{label}"
+
+
+def row_anchor(label: str) -> str:
+    return f"row-{label}"
+
+
+@cache
+def cached_coverage() -> dict[str, list[str]]:
+    return coverage()
+
+
+@cache
+def cached_requirements() -> dict[str, Requirement]:
+    return requirements()
+
+
+@cache
+def proofs_of() -> dict[str, list[str]]:
+    """Requirement label -> the theorems (``PROOF-k``) whose name says they prove it."""
+    report = json.loads((ROOT / "docs" / "proofs-report.json").read_text(encoding="utf-8"))
+    proved: dict[str, list[str]] = {}
+    for theorem in report["theorems"]:
+        for label in LABEL.findall(theorem["name"]):
+            if not label.startswith("PROOF-"):
+                proved.setdefault(label, []).append(theorem["id"])
+    return proved
+
+
+@cache
+def proved_by_theorem() -> dict[str, list[str]]:
+    """Theorem label -> the requirements it proves."""
+    inverse: dict[str, list[str]] = {}
+    for label, theorems in proofs_of().items():
+        for theorem in theorems:
+            inverse.setdefault(theorem, []).append(label)
+    return inverse
+
+
+class details(nodes.General, nodes.Element):
+    """A collapsed list: HTML ``<details>`` with a ``<summary>``."""
+
+
+def visit_details(self, node: details) -> None:
+    self.body.append(self.starttag(node, "details", ""))
+    self.body.append(f"<summary>{node['summary']}</summary>")
+
+
+def depart_details(self, node: details) -> None:
+    self.body.append("</details>")
 
 
 def first_sentence(text: str) -> str:
@@ -57,7 +114,7 @@ class RequirementDomain(Domain):
     name = "req"
     label = "Requirements"
     object_types: ClassVar = {"req": ObjType("requirement", "req")}
-    initial_data: ClassVar = {"docs": {}}
+    initial_data: ClassVar = {"docs": {}, "table": {}}
     dangling_warnings: ClassVar = {"req": "unknown requirement %(target)s"}
 
     @property
@@ -73,11 +130,15 @@ class RequirementDomain(Domain):
     def clear_doc(self, docname: str) -> None:
         for label in [label for label, doc in self.docs.items() if doc == docname]:
             del self.docs[label]
+        self.data["table"].pop(docname, None)
 
     def merge_domaindata(self, docnames: set[str], otherdata: dict) -> None:
         for label, doc in otherdata["docs"].items():
             if doc in docnames:
                 self.note_requirement(label, doc)
+        for doc in otherdata["table"]:
+            if doc in docnames:
+                self.data["table"][doc] = True
 
     def check_consistency(self) -> None:
         # The registry and the rendered text must name the same requirements.
@@ -90,6 +151,20 @@ class RequirementDomain(Domain):
                            registry[label].module)
 
     def resolve_xref(self, env, fromdocname, builder, typ, target, node, contnode):
+        if typ == "chapter" and target in self.docs:
+            # The chapter's title, not its module's name.
+            docname = self.docs[target]
+            title = env.titles[docname].astext()
+            number = env.toc_secnumbers.get(docname, {}).get("")
+            text = (".".join(map(str, number)) + ". " if number else "") + title
+            return make_refnode(builder, fromdocname, docname, "", nodes.inline(text, text),
+                                title)
+        if typ == "row":
+            tables = sorted(self.data["table"])
+            if not tables:
+                return None
+            return make_refnode(builder, fromdocname, tables[0], row_anchor(target), contnode,
+                                f"tests of {target}")
         if target in self.docs:
             return make_refnode(builder, fromdocname, self.docs[target], anchor(target),
                                 contnode, f"requirement {target}")
@@ -125,7 +200,31 @@ class RequirementDirective(SphinxDirective):
         block += nodes.title("", "", nodes.reference(label, label, refid=anchor(label)))
         block += self.parse_content_to_nodes()
         self.env.domains["req"].note_requirement(label, self.env.docname, block)
+        block += self.trace(label)
         return [block]
+
+    def trace(self, label: str) -> nodes.paragraph:
+        """"Tested by N tests", linked to the table's row, and "Proved by PROOF-k"."""
+        tests = cached_coverage().get(label, [])
+        for test_file in {test_id.partition("::")[0] for test_id in tests}:
+            self.env.note_dependency(str(ROOT / test_file))
+        line = nodes.paragraph(classes=["req-trace"])
+        count = f"{len(tests)} test" + ("" if len(tests) == 1 else "s")
+        line += nodes.Text("Tested by ")
+        line += xref("req", "row", label, self.env.docname,
+                     nodes.inline(count, count)) if tests else \
+            nodes.strong(text="no test", classes=["uncovered"])
+        for key, title in (("proved", "Proved by "), ("proves", "Proves ")):
+            others = proofs_of().get(label, []) if key == "proved" else \
+                proved_by_theorem().get(label, [])
+            if others:
+                line += nodes.Text("; " + title)
+                for i, other in enumerate(others):
+                    line += [nodes.Text(", ")] if i else []
+                    line += xref("req", "req", other, self.env.docname,
+                                 nodes.literal(other, other))
+        line += nodes.Text(".")
+        return line
 
 
 class RequirementsTableDirective(SphinxDirective):
@@ -134,7 +233,8 @@ class RequirementsTableDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         # Coverage comes from tests/, which Sphinx does not track: read this page on every build.
         self.env.note_reread()
-        found, covering = requirements(), coverage()
+        self.env.domains["req"].data["table"][self.env.docname] = True
+        found, covering = cached_requirements(), cached_coverage()
         uncovered = sum(1 for label in found if not covering.get(label))
         count = nodes.paragraph(text=f"{len(found)} requirements, {len(found) - uncovered} covered")
         if uncovered:
@@ -144,14 +244,17 @@ class RequirementsTableDirective(SphinxDirective):
 
         body = nodes.tbody()
         for req in found.values():
-            body += self.row([self.link("req", "req", req.label),
-                              self.link("py", "mod", req.module),
-                              self.summary(req), self.tests(covering.get(req.label, []))],
-                             requirement=req.label)
-        group = nodes.tgroup("", *(nodes.colspec(colwidth=w) for w in (10, 15, 50, 25)),
+            row = self.row([self.link("req", "req", req.label),
+                            [nodes.paragraph("", "", xref("req", "chapter", req.label,
+                                                          self.env.docname, nodes.inline()))],
+                            self.summary(req), self.tests(covering.get(req.label, []))],
+                           requirement=req.label)
+            row["ids"] = [row_anchor(req.label)]
+            body += row
+        group = nodes.tgroup("", *(nodes.colspec(colwidth=w) for w in (10, 16, 40, 34)),
                              nodes.thead("", self.row(["Label", "Chapter", "Summary", "Tests"])),
                              body, cols=4)
-        return [count, nodes.table("", group, classes=["requirements", "colwidths-auto"])]
+        return [count, nodes.table("", group, classes=["requirements", "colwidths-given"])]
 
     def row(self, cells: list, **attributes) -> nodes.row:
         row = nodes.row(**attributes)
@@ -177,7 +280,21 @@ class RequirementsTableDirective(SphinxDirective):
     def tests(self, test_ids: list[str]) -> list[nodes.Node]:
         if not test_ids:
             return [nodes.paragraph("", "", nodes.strong(text="UNCOVERED", classes=["uncovered"]))]
-        return [nodes.paragraph("", "", nodes.literal(text=test_id)) for test_id in test_ids]
+        items = []
+        for test_id in test_ids:
+            path, _, name = test_id.partition("::")
+            link = nodes.reference("", "", nodes.literal(text=name), internal=True,
+                                   refuri=test_uri(test_id, self.env.docname),
+                                   reftitle=test_id)
+            items.append(nodes.list_item("", nodes.paragraph("", "", link,
+                                                            nodes.Text(f" ({path})"))))
+        listing = nodes.bullet_list("", *items, classes=["req-tests"])
+        files = len({test_id.partition("::")[0] for test_id in test_ids})
+        count = f"{len(test_ids)} test" + ("" if len(test_ids) == 1 else "s")
+        if len(test_ids) <= 3:
+            return [listing]
+        summary = f"{count} in {files} file" + ("" if files == 1 else "s")
+        return [details("", listing, summary=summary)]
 
 
 class LinkLabels(SphinxTransform):
@@ -188,7 +305,7 @@ class LinkLabels(SphinxTransform):
     prose = (nodes.paragraph, nodes.emphasis, nodes.strong, nodes.term)
 
     def apply(self, **kwargs) -> None:
-        known = requirements().keys()
+        known = cached_requirements().keys()
         for text in list(self.document.findall(nodes.Text)):
             if type(text.parent) not in self.prose or not LABEL.search(text):
                 continue
@@ -228,6 +345,7 @@ class ReadingOrder(SphinxPostTransform):
 
 
 def setup(app):
+    app.add_node(details, html=(visit_details, depart_details))
     app.add_domain(RequirementDomain)
     app.add_role("req", RequirementRole(warn_dangling=True))
     app.add_directive("req", RequirementDirective)

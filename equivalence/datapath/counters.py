@@ -34,7 +34,7 @@ by running the reference. Counts are per image.
 
 .. req:: COST-3
 
-   ``OPs = FLOPs + BOPs / 64``, the paper's definition (FACTS section 5).
+   ``OPs = FLOPs + BOPs / 64``, the paper's definition (its section on operations, :doc:`/citing`).
 
 .. req:: COST-4
 
@@ -176,8 +176,8 @@ HOROWITZ_45NM = EnergyTable(
     logic=_ADD32 / 32, threshold=_ADD32 / 2, real_op=0.2 + 0.03, fp32_mult=3.7, fp32_add=0.9,
     int32_add=_ADD32)
 
-#: The paper's numbers (FACTS section 5) by configuration; ``boolnet-k1`` is its ablation
-#: "BoolNet with logic shortcuts, k = 1" and ``bi-realnet`` its 32-bit-shortcut baseline.
+#: The paper's numbers (its main table, :doc:`/citing`) by configuration; ``boolnet-k1`` is its
+#: ablation "BoolNet with logic shortcuts, k = 1" and ``bi-realnet`` its 32-bit-shortcut baseline.
 PAPER = {
     "basenet-k1": {"flops": 1.23e8, "bops": 1.76e9, "ops": 1.51e8, "energy_mj": 0.61},
     "basenet-k4": {"ops": 1.54e8, "energy_mj": 0.74},
