@@ -27,32 +27,40 @@ def simulator_missing() -> str | None:
     return INSTALL
 
 
-def run(pe: int, simd: int, build_root: Path, testcase: str | None = None) -> dict:
+OVERFLOW = (4, 8, 4)
+"""PE, SIMD and a too narrow accumulator for the ACCW-1 overflow test (4 bits: the d of
+bconv/slices-groups1, n = 36, reach 27)."""
+
+
+def run(pe: int, simd: int, build_root: Path, testcase: str | None = None,
+        acc_bits: int = 16) -> dict:
     from cocotb_tools.runner import get_results, get_runner
 
-    build_dir = Path(build_root) / f"pe{pe}-simd{simd}"
+    build_dir = Path(build_root) / f"pe{pe}-simd{simd}-acc{acc_bits}"
     build_dir.mkdir(parents=True, exist_ok=True)
     results = build_dir / "results.json"
     results.unlink(missing_ok=True)
     runner = get_runner("icarus")
     runner.build(sources=[HDL / name for name in SOURCES], hdl_toplevel="bn_datapath",
-                 parameters={"PE": pe, "SIMD": simd}, build_dir=build_dir,
+                 parameters={"PE": pe, "SIMD": simd, "ACC_BITS": acc_bits}, build_dir=build_dir,
                  build_args=["-g2005"], always=True, log_file=build_dir / "build.log")
     xml = runner.test(hdl_toplevel="bn_datapath", test_module="tb_datapath", test_dir=HERE,
                       build_dir=build_dir, testcase=testcase,
                       extra_env={"BN_RTL_PE": str(pe), "BN_RTL_SIMD": str(simd),
+                                 "BN_RTL_ACC_BITS": str(acc_bits),
                                  "BN_RTL_RESULTS": str(results)},
                       results_xml=str(build_dir / "results.xml"),
                       log_file=build_dir / "sim.log")
     tests, failed = get_results(xml)
     data = json.loads(results.read_text()) if results.exists() else {"cases": [], "cycles": []}
-    data.update({"pe": pe, "simd": simd, "tests": tests, "failed": failed,
+    data.update({"pe": pe, "simd": simd, "acc_bits": acc_bits, "tests": tests, "failed": failed,
                  "log": str(build_dir / "sim.log")})
     return data
 
 
 def summary(data: dict) -> str:
-    lines = [f"PE={data['pe']} SIMD={data['simd']}: {data['tests']} cocotb tests, "
+    lines = [f"PE={data['pe']} SIMD={data['simd']} ACC_BITS={data['acc_bits']}: "
+             f"{data['tests']} cocotb tests, "
              f"{data['failed']} failed"]
     for case in data["cases"]:
         lines.append(f"  {'PASS' if case['pass'] else 'FAIL'} {case['id']} [{case['unit']}] "
@@ -75,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     foldings = list(zip(args.pe, args.simd, strict=True)) if args.pe else FOLDINGS
     status = 0
-    for pe, simd in foldings:
-        data = run(pe, simd, Path(args.build), args.testcase)
+    runs = [(pe, simd, 16, args.testcase) for pe, simd in foldings]
+    if not args.pe and not args.testcase:
+        runs.append((*OVERFLOW, "overflow_case"))
+    for pe, simd, acc_bits, testcase in runs:
+        data = run(pe, simd, Path(args.build), testcase, acc_bits)
         print(summary(data))
         status |= bool(data["failed"]) or not all(c["pass"] for c in data["cases"])
     return int(status)

@@ -17,7 +17,8 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge
+from cocotb.triggers import FallingEdge, First
+from cocotb.utils import get_sim_time
 
 from boolnet_spec.equivalence.datapath.counters import layer_costs
 from boolnet_spec.equivalence.datapath.layout import pack_activations, words_for
@@ -26,7 +27,7 @@ from boolnet_spec.equivalence.rtl import stimuli
 
 PE = int(os.environ.get("BN_RTL_PE", "4"))
 SIMD = int(os.environ.get("BN_RTL_SIMD", "8"))
-ACC_BITS = 16
+ACC_BITS = int(os.environ.get("BN_RTL_ACC_BITS", "16"))
 RESULTS = Path(os.environ.get("BN_RTL_RESULTS", "rtl-results.json"))
 MAXS, MAXKO = 4, 2
 VB = MAXS * MAXKO * 64
@@ -54,7 +55,13 @@ def _check(case_id: str, unit: str, got: np.ndarray, want: np.ndarray, extra=Non
 class Bench:
     def __init__(self, dut):
         self.dut = dut
-        self.cycle = 0
+        self.ovf_seen = False
+        self.flagged = np.zeros((0, 0), bool)
+
+    @property
+    def cycle(self) -> int:
+        """The clock cycle (10 ns period) of the current falling edge."""
+        return int(get_sim_time("ns")) // 10
 
     async def start(self):
         dut = self.dut
@@ -75,7 +82,6 @@ class Bench:
 
     async def tick(self):
         await FallingEdge(self.dut.clk)
-        self.cycle += 1
 
     def configure(self, cout=0, k=0, s=0, ko=1, ext_d=0, pool=0, pool_ext=0, pool_or=0,
                   pool_k=1, h=0, w=0):
@@ -119,8 +125,6 @@ class Bench:
         if int(dut.d_valid.value):
             vec = int(dut.d_vec.value)
             ovf = int(dut.d_ovf.value)
-            if not dut.d_vec.value.is_resolvable:
-                print("X in d_vec", dut.d_vec.value, dut.d_nf.value, self.cycle)
             d_out.append((int(dut.d_nf.value),
                           [(vec >> (ACC_BITS * p)) & ((1 << ACC_BITS) - 1) for p in range(PE)],
                           ovf, self.cycle))
@@ -147,7 +151,14 @@ class Bench:
                     dut.win_data.value = wins[idx]
                 else:
                     dut.win_valid.value = 0
+            elif int(dut.d_valid.value) or int(dut.o_valid.value):
+                await self.tick()
             else:
+                # nothing to sample until one of these changes: skip the idle fold cycles
+                waits = [dut.d_valid.value_change, dut.o_valid.value_change]
+                if idx < len(wins):
+                    waits.append(dut.win_ready.value_change)
+                await First(*waits)
                 await self.tick()
             guard += 1
             assert guard < 5_000_000, "simulation did not finish"
@@ -170,13 +181,16 @@ class Bench:
         outs = len(wins) if not pool else n_img * (ho // pool) * (wo // pool)
         d_out, o_out, cyc = await self.stream_windows(wins, nf * len(wins), outs if slices else 0)
         d = np.zeros((len(wins), nf * PE), np.int64)
-        ovf = 0
+        flagged = np.zeros((len(wins), nf * PE), bool)
         for i, (fold, lanes, flags, _) in enumerate(d_out):
             assert fold == i % nf
             d[i // nf, fold * PE:(fold + 1) * PE] = lanes
-            ovf |= flags
+            flagged[i // nf, fold * PE:(fold + 1) * PE] = [(flags >> p) & 1 for p in range(PE)]
+        self.flagged = flagged[:, :job.cout]
+        assert bool(int(self.dut.ovf_flag.value)) == bool(self.flagged.any() or self.ovf_seen)
+        self.ovf_seen |= bool(self.flagged.any())
         d = d[:, :job.cout]
-        return d, [v for v, _ in o_out], ovf, cyc
+        return d, [v for v, _ in o_out], int(self.flagged.any()), cyc
 
     async def threshold_ext(self, d: np.ndarray, pool: bool):
         """Accumulators d[P, Cout] into the threshold unit through x_d, one fold a cycle."""
@@ -254,6 +268,30 @@ async def bconv_cases(dut):
                       * (-(-64 * job.k // SIMD))})
         ok &= ovf == 0
     assert ok, "bconv cases differ"
+
+
+@cocotb.test()
+async def overflow_case(dut):
+    """ACCW-1: an accumulator of ACC_BITS bits flags (and saturates) exactly the d values above
+    2**ACC_BITS - 1 and leaves every other one exact; the kit's bconv/slices-groups1 (n = 36)."""
+    bench = Bench(dut)
+    await bench.start()
+    case_id = "bconv/slices-groups1"
+    job = stimuli.bconv_job(CASES[case_id])
+    d, _, ovf, _ = await bench.conv(job)
+    n_img, ho, wo = job.pixels
+    want_d = ((job.n - job.expected_s.astype(np.int64)) // 2).transpose(0, 2, 3, 1)
+    want_d = want_d.reshape(-1, job.cout)
+    limit = (1 << ACC_BITS) - 1
+    want_flags = want_d > limit
+    got = np.where(bench.flagged, -1, d)
+    want = np.where(want_flags, -1, want_d)
+    ok = _check(f"{case_id}@acc_bits={ACC_BITS}", "accumulator", got, want,
+                {"flagged": int(bench.flagged.sum()), "acc_bits": ACC_BITS})
+    ok &= np.array_equal(bench.flagged, want_flags)
+    ok &= bool(int(dut.ovf_flag.value)) == bool(want_flags.any())
+    ok &= bool(np.all(d[bench.flagged] == limit))              # saturated, not wrapped
+    assert ok, "ACCW-1 overflow flags differ"
 
 
 @cocotb.test()

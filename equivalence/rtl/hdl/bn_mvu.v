@@ -4,7 +4,9 @@
 // MVU-3: PE rows in parallel, SIMD bits of a row per cycle; a pixel vector takes
 //        NF = ceil(Cout/PE) neuron folds of F = ceil(64*K/SIMD) synapse folds.
 // ACCW-1: unsigned accumulator of ACC_BITS bits, reset per pixel and row; an add that
-//        would carry out of ACC_BITS sets d_ovf / ovf_flag (sticky) - it never wraps silently.
+//        would carry out of ACC_BITS sets d_ovf and the sticky ovf_flag (the layer's output
+//        is then invalid, ERROR_IF) and the reported d saturates at 2**ACC_BITS - 1: it never
+//        wraps silently.
 //
 // Row o lives in the PE-local weight bank of lane o mod PE at slot o div PE (words
 // slot*K .. slot*K + K - 1, PACK-4 order: tap-major, Kg words per tap).  The group of the
@@ -78,7 +80,7 @@ module bn_mvu #(
     reg                      running;
     reg [15:0]               nf;
     reg [31:0]               f;
-    reg [WIN_WORDS*64-1:0]   win;
+    reg [63:0]               win [0:WIN_WORDS-1];  // the active window vector
     reg [ACC_BITS-1:0]       acc [0:PE-1];
     reg [PE-1:0]             ovf_run;   // lane overflowed in this neuron fold
 
@@ -86,9 +88,23 @@ module bn_mvu #(
     assign win_ready = !running || last_fold;
     wire accept = win_valid && win_ready;
 
+    // popcount of a 64-bit word: a tree of adders (SWAR form)
+    function [6:0] popcount64(input [63:0] v);
+        reg [63:0] t;
+        begin
+            t = v - ((v >> 1) & 64'h5555555555555555);
+            t = (t & 64'h3333333333333333) + ((t >> 2) & 64'h3333333333333333);
+            t = (t + (t >> 4)) & 64'h0f0f0f0f0f0f0f0f;
+            t = t + (t >> 8);
+            t = t + (t >> 16);
+            t = t + (t >> 32);
+            popcount64 = t[6:0];
+        end
+    endfunction
+
     // popcount of one fold, per lane
     reg [PCW-1:0] pc [0:PE-1];
-    integer p, j, b;
+    integer p, j;
     reg [31:0] k, base_bit;
     reg [63:0] xw;
     reg [7:0]  g;
@@ -102,16 +118,16 @@ module bn_mvu #(
                 for (j = 0; j < M; j = j + 1) begin
                     k = f * M + j;
                     if (k < cfg_k) begin  // words past the row's end hold no bits
-                        xw = win[(g*cfg_k + k)*64 +: 64] ^ wmem[p*WDEPTH + nf*cfg_k + k];
-                        for (b = 0; b < 64; b = b + 1) pc[p] = pc[p] + xw[b];
+                        xw = win[g*cfg_k + k] ^ wmem[p*WDEPTH + nf*cfg_k + k];
+                        pc[p] = pc[p] + popcount64(xw);
                     end
                 end
             end else begin
                 base_bit = f * SIMD;
                 k = base_bit >> 6;
-                xw = (win[(g*cfg_k + k)*64 +: 64] ^ wmem[p*WDEPTH + nf*cfg_k + k])
+                xw = (win[g*cfg_k + k] ^ wmem[p*WDEPTH + nf*cfg_k + k])
                      >> (base_bit & 63);
-                for (b = 0; b < SIMD; b = b + 1) pc[p] = pc[p] + xw[b];
+                pc[p] = popcount64(xw & ((64'd1 << SIMD) - 1));
             end
         end
     end
@@ -131,9 +147,15 @@ module bn_mvu #(
                     sum = (f == 0 ? {(ACC_BITS+1){1'b0}} : {1'b0, acc[p]}) + pc[p];
                     acc[p] <= sum[ACC_BITS-1:0];
                     if (f == f_total - 1) begin
-                        d_vec[p*ACC_BITS +: ACC_BITS] <= sum[ACC_BITS-1:0];
-                        d_ovf[p] <= sum[ACC_BITS] | (f == 0 ? 1'b0 : ovf_run[p]);
-                        if (sum[ACC_BITS] | (f != 0 && ovf_run[p])) ovf_flag <= 1'b1;
+                        // an overflowed accumulator is flagged and saturates, never wraps
+                        if (sum[ACC_BITS] | (f != 0 && ovf_run[p])) begin
+                            d_vec[p*ACC_BITS +: ACC_BITS] <= {ACC_BITS{1'b1}};
+                            d_ovf[p] <= 1'b1;
+                            ovf_flag <= 1'b1;
+                        end else begin
+                            d_vec[p*ACC_BITS +: ACC_BITS] <= sum[ACC_BITS-1:0];
+                            d_ovf[p] <= 1'b0;
+                        end
                     end else begin
                         ovf_run[p] <= sum[ACC_BITS] | (f == 0 ? 1'b0 : ovf_run[p]);
                     end
@@ -153,7 +175,8 @@ module bn_mvu #(
                 nf <= 0;
                 f <= 0;
             end
-            if (accept) win <= win_data;
+            if (accept)
+                for (j = 0; j < WIN_WORDS; j = j + 1) win[j] <= win_data[j*64 +: 64];
         end
     end
 endmodule

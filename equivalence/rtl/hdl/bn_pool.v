@@ -28,7 +28,7 @@ module bn_pool #(
     reg [7:0]  ky, kx;
     wire [15:0] ho = cfg_h / cfg_k;
     wire [15:0] wo = cfg_w / cfg_k;
-    wire inside = (y < ho * cfg_k) && (x < wo * cfg_k);
+    wire in_window = (y < ho * cfg_k) && (x < wo * cfg_k);
     wire first = (ky == 0) && (kx == 0);
     wire lastw = (ky == cfg_k - 1) && (kx == cfg_k - 1);
     wire [VB-1:0] orv  = first ? i_vec : (or_buf[xo] | i_vec);
@@ -40,7 +40,7 @@ module bn_pool #(
         end else begin
             o_valid <= 1'b0;
             if (i_valid) begin
-                if (inside) begin
+                if (in_window) begin
                     or_buf[xo] <= orv;
                     and_buf[xo] <= andv;
                     if (lastw) begin
