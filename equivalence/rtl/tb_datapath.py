@@ -192,7 +192,7 @@ class Bench:
         d = d[:, :job.cout]
         return d, [v for v, _ in o_out], int(self.flagged.any()), cyc
 
-    async def threshold_ext(self, d: np.ndarray, pool: bool):
+    async def threshold_ext(self, d: np.ndarray):
         """Accumulators d[P, Cout] into the threshold unit through x_d, one fold a cycle."""
         dut = self.dut
         cout = d.shape[1]
@@ -278,8 +278,7 @@ async def overflow_case(dut):
     await bench.start()
     case_id = "bconv/slices-groups1"
     job = stimuli.bconv_job(CASES[case_id])
-    d, _, ovf, _ = await bench.conv(job)
-    n_img, ho, wo = job.pixels
+    d, *_ = await bench.conv(job)
     want_d = ((job.n - job.expected_s.astype(np.int64)) // 2).transpose(0, 2, 3, 1)
     want_d = want_d.reshape(-1, job.cout)
     limit = (1 << ACC_BITS) - 1
@@ -306,13 +305,13 @@ async def threshold_cases(dut):
         n = units["n"]
         pol, thr = case.array("polarity"), case.array("threshold")
         s = case.array("s").astype(np.int64)                    # [N, C, H, W]
-        n_img, cout, h, w = s.shape
+        cout = s.shape[1]
         slices = pol.shape[0]
         d = (n - s) // 2                                        # MVU-2, exact (parity of n)
         assert np.all((n - s) % 2 == 0)
         bench.configure(cout=cout, s=slices, ko=words_for(cout), ext_d=1)
         await bench.load_units(pol, stimuli.popcount_thresholds(pol, thr, n))
-        vectors = await bench.threshold_ext(d.transpose(0, 2, 3, 1).reshape(-1, cout), False)
+        vectors = await bench.threshold_ext(d.transpose(0, 2, 3, 1).reshape(-1, cout))
         want, _, ko = stimuli.packed_pixels(case.expected(case.outputs[0]))
         ok &= _check(case_id, "threshold", _vectors_to_words(vectors, slices, ko), want)
     assert ok, "threshold cases differ"
@@ -331,7 +330,7 @@ async def maxpool_cases(dut):
         want, slices, ko = stimuli.packed_pixels(case.expected(case.outputs[0]))
         if case.function == "binary_maxpool":
             x = case.array("x")
-            n_img, slices, chans, h, w = x.shape
+            _, slices, _, h, w = x.shape
             pix, _, ko = stimuli.packed_pixels(x)
             bench.configure(s=slices, ko=ko, pool_ext=1, pool_or=1, pool_k=kernel, h=h, w=w)
             await bench.tick()
@@ -350,12 +349,12 @@ async def maxpool_cases(dut):
             n = case.objects["units"]["n"]
             pol, thr = case.array("polarity"), case.array("threshold")
             s = case.array("s").astype(np.int64)
-            n_img, cout, h, w = s.shape
+            _, cout, h, w = s.shape
             bench.configure(cout=cout, s=slices, ko=ko, ext_d=1, pool=1, pool_k=kernel,
                             h=h, w=w)
             await bench.load_units(pol, stimuli.popcount_thresholds(pol, thr, n))
             d = (n - s) // 2
-            vectors = await bench.threshold_ext(d.transpose(0, 2, 3, 1).reshape(-1, cout), True)
+            vectors = await bench.threshold_ext(d.transpose(0, 2, 3, 1).reshape(-1, cout))
         ok &= _check(case_id, "pool", _vectors_to_words(vectors, slices, ko), want)
     assert ok, "maxpool cases differ"
 
