@@ -18,6 +18,8 @@ SOURCES = ["bn_mvu.v", "bn_threshold.v", "bn_pool.v", "bn_logic.v", "bn_datapath
 FOLDINGS = [(4, 8), (8, 64)]
 """The PE x SIMD foldings the tests run (MVU-3)."""
 INSTALL = "apt-get update && apt-get install -y iverilog"
+TESTS = ["bconv_cases", "threshold_cases", "maxpool_cases", "logic_cases", "block_case"]
+"""The cocotb tests of a folding run; ``overflow_case`` runs in its own narrow build."""
 
 
 def simulator_missing() -> str | None:
@@ -45,7 +47,7 @@ def run(pe: int, simd: int, build_root: Path, testcase: str | None = None,
                  parameters={"PE": pe, "SIMD": simd, "ACC_BITS": acc_bits}, build_dir=build_dir,
                  build_args=["-g2005"], always=True, log_file=build_dir / "build.log")
     xml = runner.test(hdl_toplevel="bn_datapath", test_module="tb_datapath", test_dir=HERE,
-                      build_dir=build_dir, testcase=testcase,
+                      build_dir=build_dir, testcase=testcase or TESTS,
                       extra_env={"BN_RTL_PE": str(pe), "BN_RTL_SIMD": str(simd),
                                  "BN_RTL_ACC_BITS": str(acc_bits),
                                  "BN_RTL_RESULTS": str(results)},

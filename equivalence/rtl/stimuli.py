@@ -9,6 +9,7 @@ words the RTL exchanges (PACK-1 to PACK-4).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from boolnet_spec.equivalence.datapath.layout import (
 from boolnet_spec.equivalence.datapath.line_buffer import output_size, pad_pixels, windows
 from boolnet_spec.equivalence.datapath.permute import select_groups
 
-SUITE = Path(__file__).resolve().parents[2] / "boolnet_spec" / "conformance" / "vectors"
+SUITE = Path(str(files("boolnet_spec.conformance") / "vectors"))
 """The shipped conformance suite (the kit's default)."""
 
 OP_CASES = {
