@@ -60,22 +60,14 @@ module bn_mvu #(
             $display("bn_mvu: DomainError: SIMD=%0d PE=%0d violate MVU-3", SIMD, PE);
             $finish;
         end
+        if (ACC_BITS < 1 || ACC_BITS > 32) begin   // ACCW-1
+            $display("bn_mvu: DomainError: ACC_BITS=%0d is not in [1, 32] (ACCW-1)", ACC_BITS);
+            $finish;
+        end
     end
 
     wire [15:0] nf_total = (cfg_cout + PE - 1) / PE;                    // ceil(Cout/PE)
     wire [31:0] f_total  = ({16'd0, cfg_k} * 64 + SIMD - 1) / SIMD;     // ceil(64K/SIMD)
-
-    reg [63:0] wmem [0:PE*WDEPTH-1];
-    reg [7:0]  gtag [0:PE*MAXSLOT-1];
-    integer i0;
-    initial begin  // memory initialisation: idle lanes read zero rows of group 0
-        for (i0 = 0; i0 < PE*WDEPTH; i0 = i0 + 1) wmem[i0] = 64'd0;
-        for (i0 = 0; i0 < PE*MAXSLOT; i0 = i0 + 1) gtag[i0] = 8'd0;
-    end
-    always @(posedge clk) begin
-        if (w_we) wmem[w_lane*WDEPTH + w_addr] <= w_data;
-        if (g_we) gtag[g_lane*MAXSLOT + g_slot] <= g_data;
-    end
 
     reg                      running;
     reg [15:0]               nf;
@@ -102,35 +94,54 @@ module bn_mvu #(
         end
     endfunction
 
-    // popcount of one fold, per lane
-    reg [PCW-1:0] pc [0:PE-1];
-    integer p, j;
-    reg [31:0] k, base_bit;
-    reg [63:0] xw;
-    reg [7:0]  g;
-    always @* begin
-        for (p = 0; p < PE; p = p + 1) begin
-            pc[p] = 0;
-            g = gtag[p*MAXSLOT + nf];
-            if (nf * PE + p >= cfg_cout) begin
-                pc[p] = 0;                 // idle lane of the last neuron fold
-            end else if (SIMD >= 64) begin
-                for (j = 0; j < M; j = j + 1) begin
-                    k = f * M + j;
-                    if (k < cfg_k) begin  // words past the row's end hold no bits
-                        xw = win[g*cfg_k + k] ^ wmem[p*WDEPTH + nf*cfg_k + k];
-                        pc[p] = pc[p] + popcount64(xw);
-                    end
-                end
-            end else begin
-                base_bit = f * SIMD;
-                k = base_bit >> 6;
-                xw = (win[g*cfg_k + k] ^ wmem[p*WDEPTH + nf*cfg_k + k])
-                     >> (base_bit & 63);
-                pc[p] = popcount64(xw & ((64'd1 << SIMD) - 1));
+    // One lane per PE: its own weight bank and group tags (PE-local memories) and the
+    // popcount of its fold.
+    wire [PE*PCW-1:0] pc_flat;
+    genvar gl;
+    generate
+        for (gl = 0; gl < PE; gl = gl + 1) begin : lane
+            reg [63:0] bank [0:WDEPTH-1];
+            reg [7:0]  gtag [0:MAXSLOT-1];
+            integer i0;
+            initial begin  // idle lanes read zero rows of group 0
+                for (i0 = 0; i0 < WDEPTH; i0 = i0 + 1) bank[i0] = 64'd0;
+                for (i0 = 0; i0 < MAXSLOT; i0 = i0 + 1) gtag[i0] = 8'd0;
             end
+            always @(posedge clk) begin
+                if (w_we && w_lane == gl) bank[w_addr] <= w_data;
+                if (g_we && g_lane == gl) gtag[g_slot] <= g_data;
+            end
+
+            reg [PCW-1:0] pc;
+            reg [31:0] k, base_bit;
+            reg [63:0] xw;
+            reg [7:0]  g;
+            integer j;
+            always @* begin
+                pc = 0;
+                g = gtag[nf];
+                if (nf * PE + gl >= cfg_cout) begin
+                    pc = 0;                       // idle lane of the last neuron fold
+                end else if (SIMD >= 64) begin    // SIMD/64 whole words per fold
+                    for (j = 0; j < M; j = j + 1) begin
+                        k = f * M + j;
+                        if (k < cfg_k) begin      // words past the row's end hold no bits
+                            xw = win[g*cfg_k + k] ^ bank[nf*cfg_k + k];
+                            pc = pc + popcount64(xw);
+                        end
+                    end
+                end else begin                    // SIMD bits of one word per fold
+                    base_bit = f * SIMD;
+                    k = base_bit >> 6;
+                    xw = (win[g*cfg_k + k] ^ bank[nf*cfg_k + k]) >> (base_bit & 63);
+                    pc = popcount64(xw & ((64'd1 << SIMD) - 1));
+                end
+            end
+            assign pc_flat[gl*PCW +: PCW] = pc;
         end
-    end
+    endgenerate
+
+    integer p, j;
 
     // accumulate: start at 0 on synapse fold 0, never wrap (ACCW-1)
     reg [ACC_BITS:0] sum;
@@ -144,7 +155,8 @@ module bn_mvu #(
             if (running) begin
                 busy_cycles <= busy_cycles + 1;
                 for (p = 0; p < PE; p = p + 1) begin
-                    sum = (f == 0 ? {(ACC_BITS+1){1'b0}} : {1'b0, acc[p]}) + pc[p];
+                    sum = (f == 0 ? {(ACC_BITS+1){1'b0}} : {1'b0, acc[p]})
+                          + pc_flat[p*PCW +: PCW];
                     acc[p] <= sum[ACC_BITS-1:0];
                     if (f == f_total - 1) begin
                         // an overflowed accumulator is flagged and saturates, never wraps
