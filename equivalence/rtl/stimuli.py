@@ -8,7 +8,7 @@ words the RTL exchanges (PACK-1 to PACK-4).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -79,8 +79,6 @@ class ConvJob:
     polarity: np.ndarray | None = None            # [S, Cout]
     big_t: np.ndarray | None = None               # [S, Cout] THU-1
     pool: int = 0
-    expected_bits: np.ndarray | None = None       # uint8 [N, S, Cout, Ho', Wo']
-    extra: dict = field(default_factory=dict)
 
 
 def conv_job(name: str, x: PackedBits, weight: np.ndarray, attrs: dict, read: str,

@@ -414,8 +414,7 @@ async def block_case(dut):
                            "measured": cyc["measured"], "model": model_cycles,
                            "ratio": cyc["measured"] / model_cycles,
                            "busy_ratio": cyc["busy"] / model_cycles})
-        bits = trace[expected_bits].copy()
-        n_, s_, c_, h_, w_ = bits.shape
+        n_, s_, c_, h_, w_ = trace[expected_bits].shape
         # the RTL's own output bits, unpacked for the next unit's line buffer
         unpacked = np.unpackbits(got.view(np.uint8).reshape(len(got), -1), axis=1,
                                  bitorder="little").reshape(len(got), s_, ko * 64)[..., :c_]
