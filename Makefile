@@ -32,3 +32,13 @@ chromium:
 
 test: $(TOOLS)/.installed chromium
 	$(TOOLS)/bin/tox run -e ci
+
+# RTL datapath (equivalence/rtl, tests/test_adopter_rtl.py): `make test` needs Icarus Verilog.
+# Run as root, it installs it when missing; otherwise it stops with the command to run.
+.PHONY: rtl-simulator
+test: rtl-simulator
+rtl-simulator:
+	@command -v iverilog >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y iverilog; \
+	  else echo "make test needs Icarus Verilog; as root run: apt-get update && apt-get install -y iverilog" >&2; \
+	    exit 1; fi; }
