@@ -77,6 +77,13 @@ tensor *tensor_new(dtype_t dt, int ndim, const size_t *shape, const char *name)
     return t;
 }
 
+tensor *tensor_new_bits(int ndim, const size_t *shape, const char *name)
+{
+    tensor *t = tensor_new(DT_U8, ndim, shape, name);
+    t->bits_ok = 1;
+    return t;
+}
+
 void tensor_free(tensor *t)
 {
     if (!t)
@@ -314,11 +321,14 @@ void check_rank(const tensor *t, int ndim)
 void check_bits(const tensor *t)
 {
     check_dtype(t, DT_U8);
+    if (t->bits_ok)
+        return;
     const uint8_t *d = t->data;
     for (size_t i = 0; i < t->count; i++)
         if (d[i] > 1)
             fail("%s: element %zu is %u, a bit tensor holds only 0 and 1 (ENC-5)", t->name, i,
                  d[i]);
+    ((tensor *)t)->bits_ok = 1; /* a cache: the data is never changed after this check */
 }
 
 void check_finite(const tensor *t)

@@ -5,10 +5,11 @@
 
 #include "util.h"
 
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__POPCNT__) || defined(__ARM_NEON) || defined(__aarch64__)
 #define POPCOUNT64(v) ((unsigned)__builtin_popcountll(v))
 #else
-static unsigned POPCOUNT64(uint64_t v)
+/* portable SWAR popcount: inlined, faster than libgcc's table-driven __popcountdi2 */
+static inline unsigned POPCOUNT64(uint64_t v)
 {
     v = v - ((v >> 1) & 0x5555555555555555ULL);
     v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
@@ -116,7 +117,7 @@ tensor *pad_bits(const tensor *x, long long padding, padmode_t mode)
     size_t Hp = H + 2 * p, Wp = W + 2 * p;
     shape[x->ndim - 2] = Hp;
     shape[x->ndim - 1] = Wp;
-    tensor *out = tensor_new(DT_U8, x->ndim, shape, "pad_bits");
+    tensor *out = tensor_new_bits(x->ndim, shape, "pad_bits");
     size_t planes = x->count / (H * W);
     const uint8_t *src = x->data;
     uint8_t *dst = out->data;
@@ -159,6 +160,63 @@ static void check_conv_params(const conv_params *p)
     if (p->pad_mode == PAD_NONE && p->padding != 0)
         fail("conv: padding %lld with pad_mode none (PAD-3)", p->padding);
 }
+
+/* The XNOR-popcount inner loop over one packed, padded image. For every output
+ * s = 2 * popcount(XNOR) - n = n - 2 * mismatches (ACC-1, MVU-1): unused bits are 0 in both
+ * operands, so counting mismatches never counts them (PACK-3). */
+#define CONV_KERNEL_BODY(POP)                                                                   \
+    for (size_t oy = 0; oy < Ho; oy++)                                                          \
+        for (size_t ox = 0; ox < Wo; ox++) {                                                    \
+            const uint64_t *base = img + (oy * stride * Wp + ox * stride) * pix_words;          \
+            int16_t *dst = out + oy * Wo + ox;                                                  \
+            for (size_t o = 0; o < Cout; o++) {                                                 \
+                const uint64_t *pix = base + (o / cpg) * K;                                     \
+                const uint64_t *wr = rows + o * taps * K;                                       \
+                uint32_t d = 0; /* at most n <= N_MAX */                                        \
+                for (size_t t = 0; t < taps; t++) {                                             \
+                    const uint64_t *a = pix + tap_off[t];                                       \
+                    const uint64_t *ww = wr + t * K;                                            \
+                    for (size_t k = 0; k < K; k++)                                              \
+                        d += POP(a[k] ^ ww[k]);                                                 \
+                }                                                                               \
+                dst[o * Ho * Wo] = (int16_t)(n - 2 * (long long)d);                             \
+            }                                                                                   \
+        }
+
+#define CONV_KERNEL_ARGS                                                                        \
+    const uint64_t *img, const uint64_t *rows, const size_t *tap_off, int16_t *out, size_t Ho,   \
+        size_t Wo, size_t Wp, size_t Cout, size_t cpg, size_t taps, size_t K, size_t pix_words,  \
+        size_t stride, long long n
+
+static void conv_kernel_portable(CONV_KERNEL_ARGS)
+{
+    CONV_KERNEL_BODY(POPCOUNT64)
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(__POPCNT__)
+/* the same loop compiled for the POPCNT instruction, chosen at run time */
+__attribute__((target("popcnt"))) static void conv_kernel_popcnt(CONV_KERNEL_ARGS)
+{
+#define HWPOP(v) ((unsigned)__builtin_popcountll(v))
+    CONV_KERNEL_BODY(HWPOP)
+#undef HWPOP
+}
+
+static void conv_kernel(CONV_KERNEL_ARGS)
+{
+    static int has_popcnt = -1;
+    if (has_popcnt < 0) {
+        __builtin_cpu_init();
+        has_popcnt = __builtin_cpu_supports("popcnt") ? 1 : 0;
+    }
+    (has_popcnt ? conv_kernel_popcnt : conv_kernel_portable)(img, rows, tap_off, out, Ho, Wo, Wp,
+                                                              Cout, cpg, taps, K, pix_words,
+                                                              stride, n);
+}
+#else
+#define conv_kernel conv_kernel_portable
+#endif
 
 tensor *binary_conv2d(const tensor *x, const tensor *w, const conv_params *p)
 {
@@ -210,18 +268,30 @@ tensor *binary_conv2d(const tensor *x, const tensor *w, const conv_params *p)
     int16_t *od = out->data;
     const uint8_t *xd = x->data;
     size_t cpg = Cout / G;
+    size_t *tap_off = xcalloc(taps, sizeof *tap_off);
+    for (size_t ky = 0; ky < kh; ky++)
+        for (size_t kx = 0; kx < kw; kx++)
+            tap_off[ky * kw + kx] =
+                (ky * (size_t)p->dilation * Wp + kx * (size_t)p->dilation) * pix_words;
+    uint64_t *inner = xcalloc(mul_size(H * W, pix_words, "conv"), 8);
+    uint64_t *column = xcalloc(H * W, 8);
     for (size_t b = 0; b < N; b++) {
-        /* pack the interior */
-        uint64_t *inner = xcalloc(mul_size(H * W, pix_words, "conv"), 8);
-        for (size_t c = 0; c < Cin; c++) {
-            size_t g = c / Cg, i = c % Cg;
-            const uint8_t *plane = xd + (b * Cin + c) * H * W;
-            uint64_t bit = (uint64_t)1 << (i % 64);
-            size_t word = g * K + i / 64;
-            for (size_t q = 0; q < H * W; q++)
-                if (plane[q])
-                    inner[q * pix_words + word] |= bit;
-        }
+        /* pack the interior channels-last: inner[H][W][G][K] (PACK-2, PACK-5) */
+        for (size_t g = 0; g < G; g++)
+            for (size_t k = 0; k < K; k++) {
+                /* word k of group g at every pixel: channels 64k .. 64k + 63 of the group,
+                 * built plane by plane (a vectorisable loop), then scattered */
+                memset(column, 0, H * W * 8);
+                size_t i_end = Cg < 64 * (k + 1) ? Cg : 64 * (k + 1);
+                for (size_t i = 64 * k; i < i_end; i++) {
+                    const uint8_t *plane = xd + (b * Cin + g * Cg + i) * H * W;
+                    unsigned sh = (unsigned)(i % 64);
+                    for (size_t q = 0; q < H * W; q++)
+                        column[q] |= (uint64_t)plane[q] << sh;
+                }
+                for (size_t q = 0; q < H * W; q++)
+                    inner[q * pix_words + g * K + k] = column[q];
+            }
         for (size_t y = 0; y < Hp; y++)
             for (size_t xx = 0; xx < Wp; xx++) {
                 long long sy = (long long)y - (long long)pad, sx = (long long)xx - (long long)pad;
@@ -236,30 +306,15 @@ tensor *binary_conv2d(const tensor *x, const tensor *w, const conv_params *p)
                 }
                 memcpy(img + (y * Wp + xx) * pix_words, src, pix_words * 8);
             }
-        xfree(inner);
-        for (size_t oy = 0; oy < Ho; oy++)
-            for (size_t ox = 0; ox < Wo; ox++)
-                for (size_t o = 0; o < Cout; o++) {
-                    size_t g = o / cpg;
-                    const uint64_t *wr = rows + o * taps * K;
-                    uint32_t d = 0; /* mismatches, at most n <= N_MAX (MVU-1) */
-                    for (size_t ky = 0; ky < kh; ky++) {
-                        size_t iy = oy * (size_t)p->stride + ky * (size_t)p->dilation;
-                        for (size_t kx = 0; kx < kw; kx++) {
-                            size_t ix = ox * (size_t)p->stride + kx * (size_t)p->dilation;
-                            const uint64_t *a = img + (iy * Wp + ix) * pix_words + g * K;
-                            const uint64_t *ww = wr + (ky * kw + kx) * K;
-                            for (size_t k = 0; k < K; k++)
-                                d += POPCOUNT64(a[k] ^ ww[k]);
-                        }
-                    }
-                    /* s = 2 * popcount(XNOR) - n = n - 2 * mismatches (ACC-1) */
-                    od[((b * Cout + o) * Ho + oy) * Wo + ox] = (int16_t)(n - 2 * (long long)d);
-                }
+        conv_kernel(img, rows, tap_off, od + b * Cout * Ho * Wo, Ho, Wo, Wp, Cout, cpg, taps, K,
+                    pix_words, (size_t)p->stride, n);
     }
     xfree(rows);
     xfree(img);
     xfree(ones);
+    xfree(tap_off);
+    xfree(inner);
+    xfree(column);
     return out;
 }
 
@@ -273,7 +328,7 @@ tensor *select_slices(const tensor *x, long long groups)
     size_t g = (size_t)groups;
     size_t start = g == 1 ? S / 2 : (S - g) / 2;
     size_t shape[4] = {N, g * C, H, W};
-    tensor *out = tensor_new(DT_U8, 4, shape, "select_slices");
+    tensor *out = tensor_new_bits(4, shape, "select_slices");
     size_t block = C * H * W;
     for (size_t b = 0; b < N; b++)
         for (size_t j = 0; j < g; j++)
@@ -287,7 +342,7 @@ tensor *flatten_slices(const tensor *x)
     check_rank(x, 5);
     check_bits(x);
     size_t shape[4] = {x->shape[0], x->shape[1] * x->shape[2], x->shape[3], x->shape[4]};
-    tensor *out = tensor_new(DT_U8, 4, shape, "flatten_slices");
+    tensor *out = tensor_new_bits(4, shape, "flatten_slices");
     memcpy(out->data, x->data, x->count);
     return out;
 }
@@ -300,8 +355,8 @@ void split_channels(const tensor *x, tensor **first, tensor **second)
     if (C % 2)
         fail("%s: C = %zu is odd (CHAN-2)", x->name, C);
     size_t shape[5] = {N, S, C / 2, x->shape[3], x->shape[4]};
-    *first = tensor_new(DT_U8, 5, shape, "first");
-    *second = tensor_new(DT_U8, 5, shape, "second");
+    *first = tensor_new_bits(5, shape, "first");
+    *second = tensor_new_bits(5, shape, "second");
     size_t half = C / 2 * HW;
     for (size_t bs = 0; bs < N * S; bs++) {
         const uint8_t *src = (const uint8_t *)x->data + bs * C * HW;
@@ -332,7 +387,7 @@ tensor *shuffle_channels(const tensor *z1, const tensor *z2)
     same_shape(z1, z2, "shuffle_channels (CHAN-3)");
     size_t N = z1->shape[0], S = z1->shape[1], C = z1->shape[2], HW = z1->shape[3] * z1->shape[4];
     size_t shape[5] = {N, S, 2 * C, z1->shape[3], z1->shape[4]};
-    tensor *out = tensor_new(DT_U8, 5, shape, "shuffle");
+    tensor *out = tensor_new_bits(5, shape, "shuffle");
     for (size_t bs = 0; bs < N * S; bs++)
         for (size_t c = 0; c < C; c++) {
             uint8_t *dst = (uint8_t *)out->data + (bs * 2 * C + 2 * c) * HW;
@@ -347,7 +402,7 @@ tensor *logic_op(const tensor *x, const tensor *r, int is_or)
     check_bits(x);
     check_bits(r);
     same_shape(x, r, is_or ? "logic_or (LOGIC-3)" : "logic_xnor (LOGIC-3)");
-    tensor *out = tensor_new(DT_U8, x->ndim, x->shape, is_or ? "or" : "xnor");
+    tensor *out = tensor_new_bits(x->ndim, x->shape, is_or ? "or" : "xnor");
     const uint8_t *a = x->data, *b = r->data;
     uint8_t *o = out->data;
     for (size_t i = 0; i < x->count; i++)
@@ -379,7 +434,7 @@ tensor *binary_maxpool(const tensor *x, long long k, long long stride)
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 2] = Ho;
     shape[x->ndim - 1] = Wo;
-    tensor *out = tensor_new(DT_U8, x->ndim, shape, "maxpool");
+    tensor *out = tensor_new_bits(x->ndim, shape, "maxpool");
     size_t planes = x->count / (H * W);
     const uint8_t *src = x->data;
     uint8_t *dst = out->data;
@@ -408,7 +463,7 @@ tensor *threshold_slices(const tensor *s, const units_t *u)
     size_t N = s->shape[0], C = s->shape[1], HW = s->shape[2] * s->shape[3];
     size_t S = u->polarity->shape[0];
     size_t shape[5] = {N, S, C, s->shape[2], s->shape[3]};
-    tensor *out = tensor_new(DT_U8, 5, shape, "threshold");
+    tensor *out = tensor_new_bits(5, shape, "threshold");
     const int16_t *sd = s->data;
     const uint8_t *pol = u->polarity->data;
     const int16_t *thr = u->threshold->data;
@@ -436,7 +491,7 @@ tensor *threshold_maxpool(const tensor *s, const units_t *u, long long k, long l
     size_t N = s->shape[0], C = s->shape[1], H = s->shape[2], W = s->shape[3];
     size_t S = u->polarity->shape[0];
     size_t shape[5] = {N, S, C, Ho, Wo};
-    tensor *out = tensor_new(DT_U8, 5, shape, "threshold_maxpool");
+    tensor *out = tensor_new_bits(5, shape, "threshold_maxpool");
     const int16_t *sd = s->data;
     const uint8_t *pol = u->polarity->data;
     const int16_t *thr = u->threshold->data;
@@ -489,7 +544,7 @@ tensor *slice_quantize(const tensor *z, const tensor *offsets)
     shape[1] = S;
     for (int i = 1; i < z->ndim; i++)
         shape[i + 1] = z->shape[i];
-    tensor *out = tensor_new(DT_U8, z->ndim + 1, shape, "slice_quantize");
+    tensor *out = tensor_new_bits(z->ndim + 1, shape, "slice_quantize");
     const float *o = offsets->data;
     uint8_t *dst = out->data;
     for (size_t i = 0; i < z->count; i++) {
@@ -517,7 +572,7 @@ tensor *weight_bits(const tensor *w)
     check_dtype(w, DT_F32);
     check_rank(w, 4);
     check_finite(w);
-    tensor *out = tensor_new(DT_U8, 4, w->shape, "weight_bits");
+    tensor *out = tensor_new_bits(4, w->shape, "weight_bits");
     const float *src = w->data;
     uint8_t *dst = out->data;
     for (size_t i = 0; i < w->count; i++)
@@ -591,29 +646,38 @@ tensor *real_conv2d(const tensor *x, const tensor *w, long long stride, long lon
     const float *wd = w->data;
     double *od = out->data;
     size_t cpg = Cout / G;
+    /* Every output sums its products in (i, ky, kx) order; the pixel loop is innermost so the
+     * compiler can vectorise it. Padded taps (zeros) are skipped: adding +0 changes nothing
+     * but the sign of an all-zero sum, and acc starts at +0 either way. */
     for (size_t b = 0; b < N; b++)
         for (size_t o = 0; o < Cout; o++) {
             size_t g = o / cpg;
-            for (size_t oy = 0; oy < Ho; oy++)
-                for (size_t ox = 0; ox < Wo; ox++) {
-                    double acc = 0.0;
-                    for (size_t i = 0; i < Cg; i++) {
-                        const double *plane = xd + (b * Cin + g * Cg + i) * H * W;
-                        for (size_t ky = 0; ky < kh; ky++) {
+            double *plane_out = od + (b * Cout + o) * Ho * Wo;
+            for (size_t i = 0; i < Cg; i++) {
+                const double *plane = xd + (b * Cin + g * Cg + i) * H * W;
+                for (size_t ky = 0; ky < kh; ky++)
+                    for (size_t kx = 0; kx < kw; kx++) {
+                        double wv = (double)wd[((o * Cg + i) * kh + ky) * kw + kx];
+                        /* valid ox: 0 <= ox*stride + kx - padding < W */
+                        long long lo = padding - (long long)kx;
+                        size_t ox_lo = lo <= 0 ? 0 : (size_t)((lo + stride - 1) / stride);
+                        long long hi = (long long)W - 1 + padding - (long long)kx;
+                        if (hi < 0)
+                            continue;
+                        size_t ox_hi = (size_t)(hi / stride) + 1;
+                        if (ox_hi > Wo)
+                            ox_hi = Wo;
+                        for (size_t oy = 0; oy < Ho; oy++) {
                             long long iy = (long long)(oy * (size_t)stride + ky) - padding;
                             if (iy < 0 || iy >= (long long)H)
                                 continue;
-                            for (size_t kx = 0; kx < kw; kx++) {
-                                long long ix = (long long)(ox * (size_t)stride + kx) - padding;
-                                if (ix < 0 || ix >= (long long)W)
-                                    continue;
-                                acc += plane[(size_t)iy * W + (size_t)ix] *
-                                       (double)wd[((o * Cg + i) * kh + ky) * kw + kx];
-                            }
+                            const double *row = plane + (size_t)iy * W;
+                            double *orow = plane_out + oy * Wo;
+                            for (size_t ox = ox_lo; ox < ox_hi; ox++)
+                                orow[ox] += row[ox * (size_t)stride + kx - (size_t)padding] * wv;
                         }
                     }
-                    od[((b * Cout + o) * Ho + oy) * Wo + ox] = acc;
-                }
+            }
         }
     return out;
 }

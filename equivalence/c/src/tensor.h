@@ -18,6 +18,7 @@ typedef struct {
     size_t count; /* number of elements */
     void *data;
     const char *name; /* for messages */
+    int bits_ok;      /* known to hold only 0 and 1: checked, or written by an op */
 } tensor;
 
 const char *dtype_name(dtype_t t);
@@ -25,6 +26,8 @@ size_t dtype_size(dtype_t t);
 
 /* A new zeroed tensor; fail() when its size overflows or exceeds MAX_TENSOR_BYTES. */
 tensor *tensor_new(dtype_t dt, int ndim, const size_t *shape, const char *name);
+/* A new uint8 tensor that the op creating it fills with bits only. */
+tensor *tensor_new_bits(int ndim, const size_t *shape, const char *name);
 void tensor_free(tensor *t);
 
 /* Read an .npy file: bounds-checked header (magic, version, dict, descr, fortran_order,
