@@ -11,7 +11,9 @@ C), and prints the median over several runs of
 * PyTorch: ``boolnet_spec.equivalence.pytorch.export.torch_model`` on the same state dict, in
   eval mode under ``torch.no_grad()``;
 
-and the ratios. It also checks that the C logits agree with the reference's.
+and the ratios, by wall time and by CPU time (all threads; for C, the child process's user +
+system time), since a shared machine's load distorts wall time. It also checks that the C
+logits agree with the reference's.
 
 Run with the project's interpreter: ``.venv/bin/python benchmarks/c_vs_reference.py``.
 """
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -79,13 +83,20 @@ def write_case(work: Path, model: Path, images: np.ndarray) -> Path:
     return case
 
 
-def timed(fn, runs: int) -> tuple[float, object]:
-    times, result = [], None
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn, runs: int, cpu_clock=time.process_time) -> tuple[float, float, object]:
+    """Medians of wall time and CPU time (all threads; for C the child process's) of fn()."""
+    walls, cpus, result = [], [], None
     for _ in range(runs):
-        start = time.perf_counter()
+        cpu, start = cpu_clock(), time.perf_counter()
         result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        walls.append(time.perf_counter() - start)
+        cpus.append(cpu_clock() - cpu)
+    return statistics.median(walls), statistics.median(cpus), result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,12 +132,13 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([str(binary), str(case), str(out)], check=True)
             return np.load(out / "logits.npy")
 
-        c_time, c_logits = timed(run_c, args.runs)
-        ref_time, (ref_logits, _) = timed(lambda: forward(model, images), args.reference_runs)
+        c_wall, c_cpu, c_logits = timed(run_c, args.runs, cpu_clock=child_cpu)
+        ref_wall, ref_cpu, (ref_logits, _) = timed(lambda: forward(model, images),
+                                                   args.reference_runs)
         diff = float(np.max(np.abs(c_logits - ref_logits)))
         same_class = bool(np.array_equal(c_logits.argmax(1), ref_logits.argmax(1)))
-        rows = [("C (boolnet_c -O2, one process)", c_time * per),
-                ("numpy reference (forward)", ref_time * per)]
+        rows = [("C (boolnet_c -O2, one process)", c_wall * per, c_cpu * per),
+                ("numpy reference (forward)", ref_wall * per, ref_cpu * per)]
         if not args.no_torch:
             import torch
 
@@ -141,13 +153,17 @@ def main(argv: list[str] | None = None) -> int:
                 with torch.no_grad():
                     return module(batch)
 
-            torch_time, _ = timed(run_torch, args.runs)
-            rows.append((f"PyTorch model ({torch.get_num_threads()} threads)", torch_time * per))
-        for name, ms in rows:
-            print(f"  {name:38s} {ms:10.1f} ms/image")
-        c_ms = rows[0][1]
-        for name, ms in rows[1:]:
-            print(f"  {name.split(' (')[0]:26s} / C = {ms / c_ms:8.1f}x")
+            torch_wall, torch_cpu, _ = timed(run_torch, args.runs)
+            rows.append((f"PyTorch model ({torch.get_num_threads()} threads)", torch_wall * per,
+                         torch_cpu * per))
+        print(f"  machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print(f"  {'':38s} {'wall ms/image':>14s} {'CPU ms/image':>14s}")
+        for name, wall, cpu in rows:
+            print(f"  {name:38s} {wall:14.1f} {cpu:14.1f}")
+        _, c_wall_ms, c_cpu_ms = rows[0]
+        for name, wall, cpu in rows[1:]:
+            print(f"  {name.split(' (')[0]:26s} / C: wall {wall / c_wall_ms:6.1f}x, "
+                  f"CPU {cpu / c_cpu_ms:6.1f}x")
         print(f"  C vs reference logits: max |diff| = {diff:.3g}, same argmax: {same_class}")
         return 0 if same_class else 1
 
