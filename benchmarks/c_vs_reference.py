@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -99,6 +100,35 @@ def timed(fn, runs: int, cpu_clock=time.process_time) -> tuple[float, float, obj
     return statistics.median(walls), statistics.median(cpus), result
 
 
+def check_trace(binary: Path, work: Path, case: Path, model, images: np.ndarray) -> list[str]:
+    """Run C once with every traced tensor declared; compare bits and integers exactly."""
+    _, trace = forward(model, images, trace=True)
+    traced = work / "case-trace"
+    shutil.rmtree(traced, ignore_errors=True)
+    shutil.copytree(case, traced)
+    desc = json.loads((traced / "desc.json").read_text())
+    desc["outputs"] = {name: {"dtype": str(value.dtype), "shape": list(value.shape)}
+                       for name, value in trace.items()}
+    (traced / "desc.json").write_text(json.dumps(desc))
+    out = work / "out-trace"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    subprocess.run([str(binary), str(traced), str(out)], check=True)
+    mismatched, worst = [], 0.0
+    for name, expected in trace.items():
+        actual = np.load(out / f"{name}.npy")
+        if actual.dtype != expected.dtype or actual.shape != expected.shape:
+            mismatched.append(name)
+        elif expected.dtype.kind == "f":
+            worst = max(worst, float(np.max(np.abs(actual - expected))))
+        elif not np.array_equal(actual, expected):
+            mismatched.append(name)
+    print(f"  C vs reference trace: {len(trace) - len(mismatched)} of {len(trace)} tensors agree "
+          f"(bits and accumulators exactly, reals within {worst:.3g})"
+          + (f"; differ: {', '.join(mismatched)}" if mismatched else ""))
+    return mismatched
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="boolnet-k4")
@@ -165,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name.split(' (')[0]:26s} / C: wall {wall / c_wall_ms:6.1f}x, "
                   f"CPU {cpu / c_cpu_ms:6.1f}x")
         print(f"  C vs reference logits: max |diff| = {diff:.3g}, same argmax: {same_class}")
-        return 0 if same_class else 1
+        mismatched = check_trace(binary, work, case, model, images)
+        return 0 if same_class and not mismatched else 1
 
 
 if __name__ == "__main__":
