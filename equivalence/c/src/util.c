@@ -9,10 +9,19 @@
 static void **tracked = NULL;
 static size_t n_tracked = 0, cap_tracked = 0;
 
+/* One line on stderr; bytes a hostile input put into the message (names, dtypes) are shown as
+ * \xNN unless printable ASCII, so the line stays one line of valid UTF-8. */
 static void vreport(const char *kind, const char *fmt, va_list ap)
 {
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
     fprintf(stderr, "boolnet_c: %s: ", kind);
-    vfprintf(stderr, fmt, ap);
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+        if (*p >= 0x20 && *p < 0x7F)
+            fputc(*p, stderr);
+        else
+            fprintf(stderr, "\\x%02x", *p);
+    }
     fputc('\n', stderr);
 }
 
