@@ -251,3 +251,45 @@ def test_usage_error(binaries):
     proc = subprocess.run([str(binaries["normal"])], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "usage" in proc.stderr
+
+
+# ---------------------------------------------------------------- two blocks per stage
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "boolnet_spec", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.parametrize("config", ["boolnet-k4", "boolnet-star-k4"])
+def test_kit_own_checkpoint_two_blocks_per_stage(binaries, tmp_path, config):
+    """The shipped network cases have one block per stage: no split node, no dilation 2.
+    Write a network case of a scaled two-block model with the kit's own generator
+    (``vectors --config --state-dict --input``) and run it through the kit."""
+    state_dict = tmp_path / "sd.npz"
+    built = cli("build", f"--config={config}", "--random", "--seed=3", "--widths=8,16,32,64",
+                "--blocks=2,2,2,2", "--image-size=32", "--classes=10",
+                f"--export-state-dict={state_dict}", "-o", str(tmp_path / "model.bsm"))
+    assert built.returncode == 0, built.stderr
+    suite = tmp_path / "suite"
+    for seed in range(16):
+        # KIT-2: the generator refuses images whose stem values lie within the float bound of a
+        # slice threshold; try the next seeded image then
+        images = tmp_path / f"images{seed}.npy"
+        np.save(images, np.random.default_rng(seed).standard_normal((1, 3, 32, 32))
+                .astype(np.float32))
+        written = cli("vectors", "-o", str(suite), f"--config={config}",
+                      f"--state-dict={state_dict}", f"--input={images}")
+        if written.returncode == 0:
+            break
+        assert "KIT-2" in written.stderr, written.stderr
+        shutil.rmtree(suite, ignore_errors=True)
+    else:
+        pytest.fail("no seeded image is far enough from the slice thresholds (KIT-2)")
+    graph = json.loads(next(suite.glob("network/*/model/graph.json")).read_text())
+    assert any(node["op"] == "split" for node in graph["nodes"])
+    if config == "boolnet-star-k4":
+        assert any(node["attrs"].get("dilation") == 2 for node in graph["nodes"])
+    report = conform(binaries["sanitize"], f"--suite-dir={suite}")
+    assert report["summary"] == {**report["summary"], "passed": 1, "failed": 0, "not_run": 0}
+    assert all(case["not_run"] == [] for case in report["cases"])
