@@ -202,6 +202,10 @@ MALFORMED = {
                                                     "threshold": "y"})), "invalid"),
     "graph-bad-groups": (NET_CASE, lambda c: edit_json(
         c / "model/graph.json", node_attr(1, "groups", 3)), "CONV-3"),
+    "graph-huge-padding": (NET_CASE, lambda c: edit_json(
+        c / "model/graph.json", node_attr(1, "padding", 65535)), "exceeds"),
+    "graph-huge-dilation": (NET_CASE, lambda c: edit_json(
+        c / "model/graph.json", node_attr(1, "dilation", 65535)), "CONV-2"),
     "graph-bad-read": (NET_CASE, lambda c: edit_json(
         c / "model/graph.json", node_attr(1, "read", "some")), "NET-3"),
     "graph-missing-array": (NET_CASE, lambda c: (

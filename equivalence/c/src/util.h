@@ -14,6 +14,9 @@ _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print a note and exit 77 (a case this program does not implement). */
 _Noreturn void not_implemented(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The largest single allocation: the 4 GiB tensor bound (MODEL-4) plus an npy header. */
+#define MAX_ALLOC_BYTES (((size_t)1 << 32) + 65536)
+
 /* Allocations are tracked so that every early exit leaves no unreachable memory. */
 void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
