@@ -206,6 +206,11 @@ MALFORMED = {
         c / "model/graph.json", node_attr(1, "padding", 65535)), "exceeds"),
     "graph-huge-dilation": (NET_CASE, lambda c: edit_json(
         c / "model/graph.json", node_attr(1, "dilation", 65535)), "CONV-2"),
+    "graph-unused-array": (NET_CASE, lambda c: np.save(
+        c / "model/arrays/extra.npy", np.zeros(3, np.float32)), "used by no node"),
+    "graph-array-two-nodes": (NET_CASE, lambda c: edit_json(
+        c / "model/graph.json", lambda g: g["nodes"][3]["arrays"].update(
+            weight=g["nodes"][1]["arrays"]["weight"])), "used by nodes"),
     "graph-bad-read": (NET_CASE, lambda c: edit_json(
         c / "model/graph.json", node_attr(1, "read", "some")), "NET-3"),
     "graph-missing-array": (NET_CASE, lambda c: (

@@ -1,4 +1,5 @@
 /* The model graph (graph.json + arrays/NAME.npy) and the forward pass (NET, OPS, MODEL-2). */
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -252,6 +253,66 @@ static void run_head(net_t *m, writer_t write, void *wctx)
     emit(m, write, wctx, 2, logits, 4);
 }
 
+/* NET-6, checked before any work: array members are valid names, no member serves two nodes,
+ * and every stored array (arrays/NAME.npy) is used by some node. */
+static void check_array_use(const char *model_dir, const jvalue *nodes)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < nodes->count; i++) {
+        const jvalue *arrays = json_get(&nodes->items[i], "arrays");
+        if (arrays && arrays->type == J_OBJECT)
+            total += arrays->count;
+    }
+    const char **members = xcalloc(total ? total : 1, sizeof *members);
+    const char **owners = xcalloc(total ? total : 1, sizeof *owners);
+    size_t n = 0;
+    for (size_t i = 0; i < nodes->count; i++) {
+        const jvalue *node = &nodes->items[i];
+        if (node->type != J_OBJECT)
+            fail("graph.json: node %zu is not an object (MODEL-2)", i);
+        const char *name = json_req_str(node, "name", "graph.json node");
+        const jvalue *arrays = json_req(node, "arrays", J_OBJECT, name);
+        for (size_t j = 0; j < arrays->count; j++) {
+            const jvalue *v = &arrays->items[j];
+            if (v->type != J_STRING)
+                fail("%s: array role '%s' is not a string (MODEL-2)", name, arrays->keys[j]);
+            check_member(v->string, name);
+            for (size_t k = 0; k < n; k++) {
+                /* one member may serve several roles of one node, never two nodes */
+                if (!strcmp(members[k], v->string) && strcmp(owners[k], name) != 0)
+                    fail("array '%s' is used by nodes '%s' and '%s' (NET-6)", v->string,
+                         owners[k], name);
+            }
+            members[n] = v->string;
+            owners[n] = name;
+            n++;
+        }
+    }
+    char *dir_path = path_join(model_dir, "arrays");
+    DIR *dir = opendir(dir_path);
+    if (!dir)
+        fail("%s: cannot open the model's array directory", dir_path);
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len <= 4 || strcmp(e->d_name + len - 4, ".npy") != 0)
+            continue;
+        int used = 0;
+        for (size_t k = 0; k < n && !used; k++)
+            used = strlen(members[k]) == len - 4 && !strncmp(members[k], e->d_name, len - 4);
+        if (!used) {
+            char stored[300];
+            snprintf(stored, sizeof stored, "%s", e->d_name);
+            closedir(dir);
+            fail("arrays/%s is used by no node (NET-6)", stored);
+        }
+    }
+    closedir(dir);
+    xfree(dir_path);
+    xfree(members);
+    xfree(owners);
+}
+
 void run_network(const char *case_dir, const char *out_dir, const jvalue *desc, writer_t write,
                  void *wctx)
 {
@@ -271,6 +332,7 @@ void run_network(const char *case_dir, const char *out_dir, const jvalue *desc, 
     long long image_size = json_req_int(arch, "image_size", 1, 1 << 16, "graph.json architecture");
     long long classes = json_req_int(arch, "classes", 1, 1 << 24, "graph.json architecture");
     const jvalue *nodes = json_req(graph, "nodes", J_ARRAY, "graph.json");
+    check_array_use(m->model_dir, nodes);
 
     /* the image: desc.json's single input */
     const jvalue *inputs = json_req(desc, "inputs", J_OBJECT, "desc.json");
