@@ -2,21 +2,22 @@
 
 .. req:: PROVE-1
 
-   ``boolnet-spec prove`` proves every theorem of :mod:`boolnet_spec.spec.theorems` (or those named with
-   ``--theorem``) with a timeout per z3 query and a budget of 60 seconds for the run, prints one
-   line per theorem and exits 0 only when every theorem is proved, else 1. With ``--json`` it
-   prints ``{"theorems": [{"id", "name", "statement", "status", "seconds"}, ...]}``, a theorem
-   that is not proved adding the failing ``lemma`` and z3's ``reason`` or ``counterexample``.
-   Progress goes to stderr when stderr is a terminal.
+   ``boolnet-spec prove`` proves every theorem of :mod:`boolnet_spec.spec.theorems` (or those
+   named with ``--theorem``) with a timeout per z3 query and a budget of 60 seconds for the run,
+   prints one line per theorem and exits 0 only when every theorem is proved, else 1. With
+   ``--json`` it prints ``{"theorems": [{"id", "name", "statement", "status", "seconds"},
+   ...]}``, a theorem that is not proved adding the failing ``lemma`` and z3's ``reason`` or
+   ``counterexample``. Progress goes to stderr when stderr is a terminal.
 
 .. req:: PROVE-2
 
-   ``boolnet-spec prove --variant=PATH.py:NAME`` loads the :class:`~boolnet_spec.spec.variants.Variant` named
-   ``NAME`` from the Python file ``PATH.py`` and proves it (VARIANT-2 to VARIANT-5), printing the
-   fold, or the counterexample with its replay. With ``--json`` it prints
-   ``{"variant", "status", "fold", "counterexample", "reason", "seconds"}``. It exits 0 only when
-   the status is ``proved``, 1 for any other status, and 2 with a one-line message when the file
-   cannot be loaded, holds no such variant, or the declaration is invalid (VARIANT-1).
+   ``boolnet-spec prove --variant=PATH.py:NAME`` loads the
+   :class:`~boolnet_spec.spec.variants.Variant` named ``NAME`` from the Python file ``PATH.py``
+   and proves it (VARIANT-2 to VARIANT-5), printing the fold, or the counterexample with its
+   replay. With ``--json`` it prints ``{"variant", "status", "fold", "counterexample", "reason",
+   "seconds"}``. It exits 0 only when the status is ``proved``, 1 for any other status, and 2
+   with a one-line message when the file cannot be loaded, holds no such variant, or the
+   declaration is invalid (VARIANT-1).
 """
 
 from __future__ import annotations

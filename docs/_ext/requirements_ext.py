@@ -46,6 +46,11 @@ def first_sentence(text: str) -> str:
     return text
 
 
+def installed(module: str) -> str:
+    """The import name of a module that the registry names by its folder (``reference.fold``)."""
+    return f"boolnet_spec.{module}"
+
+
 def xref(domain: str, typ: str, target: str, docname: str, content: nodes.Node) -> pending_xref:
     return pending_xref("", content, refdomain=domain, reftype=typ, reftarget=target,
                         refdoc=docname, refwarn=True)
@@ -145,7 +150,7 @@ class RequirementsTableDirective(SphinxDirective):
         body = nodes.tbody()
         for req in found.values():
             body += self.row([self.link("req", "req", req.label),
-                              self.link("py", "mod", req.module),
+                              self.link("py", "mod", installed(req.module)),
                               self.summary(req), self.tests(covering.get(req.label, []))],
                              requirement=req.label)
         group = nodes.tgroup("", *(nodes.colspec(colwidth=w) for w in (10, 15, 50, 25)),
@@ -167,7 +172,7 @@ class RequirementsTableDirective(SphinxDirective):
     def summary(self, req: Requirement) -> list[nodes.Node]:
         # Docstrings name classes relative to their module (:class:`SpecError`).
         saved = self.env.ref_context.get("py:module")
-        self.env.ref_context["py:module"] = req.module
+        self.env.ref_context["py:module"] = installed(req.module)
         try:
             inline, messages = self.parse_inline(first_sentence(req.text))
         finally:
