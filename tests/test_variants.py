@@ -120,12 +120,16 @@ def test_the_strict_fold_fails_at_a_tie_with_negative_gamma():
 
 # Variants and folds the prover was not written for.
 
-@pytest.mark.req("VARIANT-2", "VARIANT-3")
-def test_a_monotone_cubic_folds_without_a_closed_form():
+@pytest.mark.req("VARIANT-2", "VARIANT-3", "VARIANT-9")
+def test_a_monotone_cubic_folds_and_its_threshold_is_evaluated_per_channel():
     cubic = Variant("cubic", BN_PARAMS, lambda s, p: p.gamma * (s - p.mean) ** 3 + p.beta)
     result = prove_variant(cubic)
     assert result.status == "proved", result.to_json()
-    assert "no closed form" in result.fold["rule"]
+    assert "bisection" in result.fold["rule"]
+    row = {"gamma": -2, "beta": "1/3", "mean": "5/2", "sigma": 1, "n": 9}
+    [(polarity, threshold)] = result.units(row)
+    bits = [-2 * (Fraction(s) - Fraction(5, 2)) ** 3 + Fraction(1, 3) >= 0 for s in range(-9, 10, 2)]
+    assert bits == [(s >= threshold) if polarity else (s <= threshold) for s in range(-9, 10, 2)]
 
 
 @pytest.mark.req("VARIANT-2")

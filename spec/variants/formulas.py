@@ -1,4 +1,5 @@
-"""Readable formulas: a rational function of the parameters printed as one quotient."""
+"""Readable formulas: a rational function of the parameters printed as one quotient, and a fold
+without a name printed as its direction, threshold and constant."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fractions import Fraction
 
 import z3
 
-__all__ = ["rational_text"]
+__all__ = ["rational_text", "formula_text", "fold_text"]
 
 
 def _poly_mul(a: dict, b: dict) -> dict:
@@ -102,3 +103,58 @@ def rational_text(expr: z3.ExprRef) -> str:
     return f"{numerator}/{denominator}"
 
 
+
+
+_COMPARISONS = {z3.Z3_OP_GE: ">=", z3.Z3_OP_LE: "<=", z3.Z3_OP_GT: ">", z3.Z3_OP_LT: "<",
+                z3.Z3_OP_EQ: "=="}
+_INFIX = {z3.Z3_OP_ADD: " + ", z3.Z3_OP_SUB: " - ", z3.Z3_OP_MUL: "*", z3.Z3_OP_DIV: "/"}
+
+
+def _mentions_rounding(expr: z3.ExprRef) -> bool:
+    return z3.is_app_of(expr, z3.Z3_OP_TO_INT) or z3.is_app_of(expr, z3.Z3_OP_ITE) or any(
+        _mentions_rounding(child) for child in expr.children())
+
+
+def formula_text(expr: z3.ExprRef) -> str:
+    """A readable form of a term of the expression language (VARIANT-6): ``floor``, ``ceil``
+    and ``where`` as written, rational parts as :func:`rational_text` prints them."""
+    kind = expr.decl().kind() if z3.is_app(expr) else None
+    args = expr.children()
+    if kind == z3.Z3_OP_TO_REAL:
+        return formula_text(args[0])
+    if z3.is_arith(expr) and not _mentions_rounding(expr):
+        return rational_text(expr)
+    if kind == z3.Z3_OP_UMINUS and z3.is_app_of(args[0], z3.Z3_OP_TO_INT) and z3.is_app_of(
+            args[0].arg(0), z3.Z3_OP_UMINUS):
+        return f"ceil({formula_text(args[0].arg(0).arg(0))})"
+    if kind == z3.Z3_OP_TO_INT:
+        return f"floor({formula_text(args[0])})"
+    if kind == z3.Z3_OP_ITE:
+        return f"where({', '.join(formula_text(a) for a in args)})"
+    if kind in _COMPARISONS:
+        return f"{formula_text(args[0])} {_COMPARISONS[kind]} {formula_text(args[1])}"
+    if kind in (z3.Z3_OP_AND, z3.Z3_OP_OR):
+        joiner = " & " if kind == z3.Z3_OP_AND else " | "
+        return joiner.join(f"({formula_text(a)})" for a in args)
+    if kind == z3.Z3_OP_NOT:
+        return f"~({formula_text(args[0])})"
+    if kind == z3.Z3_OP_UMINUS:
+        return f"-({formula_text(args[0])})"
+    if kind in _INFIX:
+        parts = [formula_text(a) for a in args]
+        wrap = [p if " " not in p or (p.startswith(("floor(", "ceil(", "where(")) and ", " not in p)
+                else f"({p})" for p in parts]
+        return _INFIX[kind].join(wrap)
+    return str(z3.simplify(expr))
+
+
+def fold_text(direction: z3.ExprRef, threshold: z3.ExprRef, constant: z3.ExprRef | None) -> str:
+    """A fold without a name, as the rule it states (VARIANT-3)."""
+    t = formula_text(threshold)
+    if z3.is_bool(direction):
+        return f"s >= {t} where {formula_text(direction)}, else s <= {t}"
+    d = formula_text(direction)
+    if constant is None:
+        return f"s >= {t} where {d} >= 0, s <= {t} where {d} < 0"
+    return (f"s >= {t} where {d} > 0, s <= {t} where {d} < 0, "
+            f"{formula_text(constant)} where {d} = 0")

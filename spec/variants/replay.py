@@ -16,22 +16,43 @@ from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 
 from boolnet_spec.spec.variants.declarations import Fold, Values, Variant
+from boolnet_spec.spec.variants.expressions import (
+    Condition,
+    Exact,
+    UndefinedError,
+    exact_literal,
+)
 
-__all__ = ["exact_preactivation", "exact_fold_bit", "replay", "exact_text"]
+__all__ = ["exact_values", "exact_number", "exact_preactivation", "exact_fold_bit", "replay",
+           "exact_text"]
 
 
-def exact_preactivation(variant: Variant, s: int, values: Mapping) -> Fraction:
-    exact = {name: Fraction(v) for name, v in values.items()}
-    return Fraction(variant.preactivation(Fraction(s), Values(variant.name, exact)))
+def exact_values(variant: Variant, values: Mapping) -> Values:
+    return Values(variant.name, {name: Exact(Fraction(v)) for name, v in values.items()})
+
+
+def exact_number(value) -> Fraction:
+    """A numeric result of the replay; :class:`UndefinedError` where it divides by zero."""
+    return value.defined() if isinstance(value, Exact) else exact_literal(value)
+
+
+def exact_preactivation(variant: Variant, s: int, values: Mapping, output: int | None = None) \
+        -> Fraction:
+    y = variant.preactivation(Exact(Fraction(s)), exact_values(variant, values))
+    return exact_number(y if output is None else y[output])
 
 
 def exact_fold_bit(fold: Fold, variant: Variant, s: int, values: Mapping) -> bool:
-    p = Values(variant.name, {name: Fraction(v) for name, v in values.items()})
+    """The fold's bit at ``s``; :class:`UndefinedError` where the threshold it uses divides by
+    zero."""
+    p = exact_values(variant, values)
     direction = fold.direction(p)
-    if not isinstance(direction, bool) and direction == 0 and fold.constant is not None:
-        return bool(fold.constant(p))
-    threshold = Fraction(fold.threshold(p))
-    up = direction if isinstance(direction, bool) else direction >= 0
+    if not isinstance(direction, (bool, Condition)):
+        direction = exact_number(direction)
+        if direction == 0 and fold.constant is not None:
+            return bool(fold.constant(p))
+    threshold = exact_number(fold.threshold(p))
+    up = bool(direction) if isinstance(direction, (bool, Condition)) else direction >= 0
     return s >= threshold if up else s <= threshold
 
 
@@ -53,7 +74,7 @@ def replay(variant: Variant, values: Mapping, points: Sequence[int], check: Call
     what the witness claims."""
     try:
         ys = [exact_preactivation(variant, s, values) for s in points]
-    except ZeroDivisionError:
+    except (UndefinedError, ZeroDivisionError):
         return {"confirmed": False, "via": ["exact rationals"],
                 "detail": "the pre-activation divides by zero at this point"}
     bits = [y >= 0 for y in ys]

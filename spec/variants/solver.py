@@ -14,21 +14,44 @@ __all__ = ["Solver", "find_witness"]
 
 
 class Solver:
-    """Checks with a per-query timeout, recording each step."""
+    """Solver queries under one wall-time budget for the whole variant (VARIANT-5), recording
+    each step with z3's answer and, for ``unknown``, its reason."""
 
-    def __init__(self, timeout_ms: int):
-        self.timeout_ms = timeout_ms
-        self.steps: list[tuple[str, str, float]] = []
+    def __init__(self, budget_ms: int):
+        self.budget_ms = budget_ms
+        self.deadline = time.perf_counter() + budget_ms / 1000
+        self.steps: list[tuple[str, str, float, str]] = []
+
+    def remaining_ms(self) -> int:
+        return int(1000 * (self.deadline - time.perf_counter()))
 
     def check(self, step: str, *formulas, purify: bool = False, timeout_ms: int | None = None,
-              seed: int = 0) -> tuple[z3.CheckSatResult, z3.Solver]:
+              seed: int = 0, polish: bool = False) -> tuple[z3.CheckSatResult, z3.Solver]:
+        """One query; a ``polish`` query (a shorter witness for a known answer) has its own
+        short timeout, the others share the budget."""
+        limit = timeout_ms or self.budget_ms
+        if not polish:
+            limit = min(limit, self.remaining_ms())
         solver = z3.Solver()
-        solver.set(timeout=min(self.timeout_ms, timeout_ms or self.timeout_ms), random_seed=seed)
+        if limit <= 0:
+            self.steps.append((step, "unknown", 0.0, f"the time budget of "
+                               f"{self.budget_ms / 1000:g} s is spent"))
+            return z3.unknown, solver
+        solver.set(timeout=limit, random_seed=seed)
         solver.add(*(purified(formulas) if purify else formulas))
         start = time.perf_counter()
         answer = solver.check()
-        self.steps.append((step, str(answer), time.perf_counter() - start))
+        reason = solver.reason_unknown() if answer == z3.unknown else ""
+        if reason == "canceled" or reason == "timeout":
+            reason = f"timeout after {limit / 1000:g} s"
+        self.steps.append((step, str(answer), time.perf_counter() - start, reason))
         return answer, solver
+
+    def unknown_reason(self) -> str:
+        """Which query z3 could not decide, and why."""
+        undecided = [step for step in self.steps if step[1] == "unknown"]
+        step, _, _, reason = (undecided or self.steps)[-1]
+        return f"{step}: z3 answered unknown ({reason or 'no reason given'})"
 
 
 def _model_value(model: z3.ModelRef, term) -> Fraction | int | None:
@@ -40,21 +63,26 @@ def _model_value(model: z3.ModelRef, term) -> Fraction | int | None:
     return None  # algebraic (irrational) or not a constant
 
 
-# Grids for a readable, float32-representable witness: value = k / scale.
-_NICE_GRIDS = ((4, 64), (64, 4096))
+# Small witnesses first: (grid scale, bound on the grid index, bound on every integer).
+_SMALL = ((2, 4, 2), (4, 16, 16), (4, 64, 64), (64, 4096, None))
 
 
-def _grid_model(solver: Solver, formulas: list, terms: Mapping[str, z3.ExprRef]) \
-        -> dict[str, Fraction | int] | None:
+def _small_model(solver: Solver, formulas: list, terms: Mapping[str, z3.ExprRef],
+                 polish: bool) -> dict[str, Fraction | int] | None:
     """Values of ``terms`` satisfying ``formulas`` with every real on a small dyadic grid (short
-    to read, float32 values), if z3 finds them quickly."""
+    to read, float32 values) and every integer, ``s`` included, small, if z3 finds them
+    quickly."""
     reals = {name: t for name, t in terms.items() if z3.is_real(t) and z3.is_const(t)}
-    for scale, bound in _NICE_GRIDS:
+    ints = [t for t in terms.values() if z3.is_int(t)]
+    for scale, bound, int_bound in _SMALL:
         grid = []
         for name, term in reals.items():
             k = z3.Int(f"{name}_grid")
             grid += [term * scale == z3.ToReal(k), k >= -bound, k <= bound]
-        answer, found = solver.check("witness on a grid", *formulas, *grid, timeout_ms=1000)
+        if int_bound is not None:
+            grid += [z3.And(t >= -int_bound, t <= int_bound) for t in ints]
+        answer, found = solver.check("small witness", *formulas, *grid, timeout_ms=400,
+                                     polish=polish)
         if answer == z3.sat:
             return {name: _model_value(found.model(), term) for name, term in terms.items()}
     return None
@@ -68,7 +96,8 @@ def _rational_model(solver: Solver, found: z3.Solver, formulas: list,
     for term in terms.values():
         if z3.is_real(term) and _model_value(model, term) is None:
             pinned.append(term == model.eval(term, model_completion=True).approx(12))
-            answer, found = solver.check("rational witness", *formulas, *pinned)
+            answer, found = solver.check("rational witness", *formulas, *pinned, polish=True,
+                                         timeout_ms=1000)
             if answer != z3.sat:
                 return None
             model = found.model()
@@ -80,12 +109,13 @@ def find_witness(solver: Solver, step: str, formulas: list, terms: Mapping[str, 
         -> tuple[str, dict[str, Fraction | int] | None]:
     """Decide ``formulas`` and return ``("sat", values of terms)``, ``("unsat", None)`` or
     ``("unknown", None)``. z3's answer on unbounded nonlinear queries depends on its search, so a
-    quick attempt is followed by a search on small grids and by attempts with other seeds."""
-    attempts = [("quick", min(solver.timeout_ms, 1500), 0), ("grid", None, None),
-                *[("seed", solver.timeout_ms // 2, seed) for seed in (1, 2)]]
+    quick attempt is followed by a search for small values and by attempts with other seeds. A
+    witness is minimised toward small ``|s|`` and small parameters."""
+    attempts = [("quick", 1200, 0), ("small", None, None),
+                *[("seed", None, seed) for seed in (1, 2)]]
     for kind, timeout_ms, seed in attempts:
-        if kind == "grid":
-            values = _grid_model(solver, formulas, terms)
+        if kind == "small":
+            values = _small_model(solver, formulas, terms, polish=False)
             if values is not None:
                 return "sat", values
             continue
@@ -93,9 +123,7 @@ def find_witness(solver: Solver, step: str, formulas: list, terms: Mapping[str, 
         if answer == z3.unsat:
             return "unsat", None
         if answer == z3.sat:
-            values = _grid_model(solver, formulas, terms) or _rational_model(solver, found,
-                                                                              formulas, terms)
+            values = _small_model(solver, formulas, terms, polish=True) or _rational_model(
+                solver, found, formulas, terms)
             return ("sat", values) if values is not None else ("unknown", None)
     return "unknown", None
-
-

@@ -8,16 +8,26 @@ from fractions import Fraction
 
 import z3
 
-from boolnet_spec.spec.variants.declarations import Fold, Param, Values, Variant, VariantError
+from boolnet_spec.spec.variants.declarations import (
+    Fold,
+    Param,
+    Range,
+    Values,
+    Variant,
+    VariantError,
+)
+from boolnet_spec.spec.variants.expressions import ExpressionError, Term, exact_literal
 
-__all__ = ["Symbols", "call", "as_arith", "as_bool", "symbolic_preactivation",
+__all__ = ["Symbols", "call", "as_arith", "as_bool", "symbolic_preactivation", "fold_terms",
            "symbolic_fold_bit", "divides_by_zero", "purified"]
 
 
 class Symbols:
-    """z3 constants of a variant's parameters and inputs, with their constraints."""
+    """z3 constants of a variant's parameters and inputs, with their constraints. With ``relaxed``
+    the integer parameters other than ``n`` are reals: a proof over the reals covers the
+    integers."""
 
-    def __init__(self, variant: Variant):
+    def __init__(self, variant: Variant, relaxed: bool = False):
         self.variant = variant
         params = list(variant.params)
         if variant.domain == "D_n":
@@ -27,8 +37,10 @@ class Symbols:
             raise VariantError(f"variant {variant.name!r} parameters", "distinct names, none "
                                "of them 's'", names, "VARIANT-1")
         self.params = params
-        self.consts = {p.name: (z3.Int if p.integer else z3.Real)(p.name) for p in params}
-        self.admissible = z3.And([p.constraint(self.consts[p.name]) for p in params])
+        self.integer = {p.name for p in params if p.integer and (p.name == "n" or not relaxed)}
+        self.consts = {p.name: (z3.Int if p.name in self.integer else z3.Real)(p.name)
+                       for p in params}
+        self.constraints = z3.And([p.constraint(self.consts[p.name]) for p in params])
 
     def inputs(self, suffix: str = "") -> tuple[dict, z3.BoolRef]:
         consts = {i.name: (z3.Int if i.integer else z3.Real)(i.name + suffix)
@@ -36,73 +48,110 @@ class Symbols:
         return consts, z3.And([i.constraint(consts[i.name]) for i in self.variant.inputs])
 
     def values(self, inputs: Mapping) -> Values:
-        reals = {name: z3.ToReal(c) if z3.is_int(c) else c
-                 for name, c in {**self.consts, **inputs}.items()}
-        return Values(self.variant.name, reals)
+        return Values(self.variant.name, {name: Term(z3.ToReal(c) if z3.is_int(c) else c)
+                                          for name, c in {**self.consts, **inputs}.items()})
 
-    def assumptions(self, values: Values) -> z3.BoolRef:
-        if self.variant.assumptions is None:
-            return z3.BoolVal(True)
-        return as_bool(call(self.variant, "assumptions", self.variant.assumptions, values),
-                        self.variant, "assumptions")
+    def admissible(self, inputs: Mapping, inputs_ok: z3.BoolRef) -> z3.BoolRef:
+        """The parameter and input constraints and the assumptions, which may relate both."""
+        parts = [self.constraints, inputs_ok]
+        if self.variant.assumptions is not None:
+            parts.append(as_bool(call(self.variant, "assumptions", self.variant.assumptions,
+                                      self.values(inputs)), self.variant, "assumptions"))
+        return z3.And(parts)
 
     def accumulator(self, name: str) -> tuple[z3.ArithRef, z3.BoolRef]:
         """An accumulator constant and its domain constraint."""
-        s = z3.Int(name)
-        if self.variant.domain == "integers":
+        s, domain = z3.Int(name), self.variant.domain
+        if domain == "integers":
             return s, z3.BoolVal(True)
-        n, k = self.consts["n"], z3.Int(f"{name}_index")
+        k = z3.Int(f"{name}_index")
+        if isinstance(domain, Range):
+            count = (domain.high - domain.low) // domain.step
+            return s, z3.And(k >= 0, k <= count, s == domain.low + domain.step * k)
+        n = self.consts["n"]
         return s, z3.And(k >= 0, k <= n, s == 2 * k - n)
+
+    def real_bounds(self, point: z3.ArithRef) -> z3.BoolRef:
+        """The interval that holds the domain, for a real ``point``."""
+        domain = self.variant.domain
+        if isinstance(domain, Range):
+            return z3.And(domain.low <= point, point <= domain.high)
+        if domain == "D_n":
+            n = self.consts["n"]
+            return z3.And(-n <= point, point <= n)
+        return z3.BoolVal(True)
 
 
 def call(variant: Variant, what: str, function: Callable, *args):
+    """Run a function of the variant's declaration; whatever it raises is the declaration's
+    fault (VARIANT-1, VARIANT-6)."""
     try:
         return function(*args)
-    except (ArithmeticError, AttributeError, TypeError, ValueError, z3.Z3Exception) as error:
+    except VariantError:
+        raise
+    except ExpressionError as error:
+        raise VariantError(f"variant {variant.name!r} {what}", "an expression of VARIANT-6",
+                           str(error), "VARIANT-6") from None
+    except Exception as error:  # the user's code may raise anything
         raise VariantError(f"variant {variant.name!r} {what}", "an expression of s and the "
                            "declared parameters", f"{type(error).__name__}: {error}",
                            "VARIANT-1") from None
 
 
 def as_arith(value, variant: Variant, what: str) -> z3.ArithRef:
-    if isinstance(value, bool) or not isinstance(value, (z3.ArithRef, int, float, Fraction)):
+    """A numeric result of the declaration as a z3 real."""
+    try:
+        term = value.z if isinstance(value, Term) else z3.RealVal(str(exact_literal(value)))
+    except ExpressionError:
+        term = None
+    if term is None or z3.is_bool(term):
+        kind = "a condition" if term is not None else type(value).__name__
         raise VariantError(f"variant {variant.name!r} {what}", "a number or an arithmetic "
-                           "expression", type(value).__name__, "VARIANT-1")
-    return value if isinstance(value, z3.ArithRef) else z3.RealVal(Fraction(value))
+                           "expression", kind, "VARIANT-1")
+    return z3.ToReal(term) if z3.is_int(term) else term
 
 
 def as_bool(value, variant: Variant, what: str) -> z3.BoolRef:
+    """A condition of the declaration as a z3 Boolean."""
     if isinstance(value, bool):
         return z3.BoolVal(value)
-    if isinstance(value, z3.BoolRef):
-        return value
+    if isinstance(value, Term) and z3.is_bool(value.z):
+        return value.z
     raise VariantError(f"variant {variant.name!r} {what}", "a condition", type(value).__name__,
                        "VARIANT-1")
 
 
 def symbolic_preactivation(symbols: Symbols, s, inputs: Mapping) -> z3.ArithRef:
     variant = symbols.variant
-    value = call(variant, "preactivation", variant.preactivation, z3.ToReal(s),
-                  symbols.values(inputs))
+    value = call(variant, "preactivation", variant.preactivation, Term(z3.ToReal(s)),
+                 symbols.values(inputs))
     return as_arith(value, variant, "preactivation")
 
 
-def symbolic_fold_bit(fold: Fold, symbols: Symbols, s, inputs: Mapping) -> tuple[z3.BoolRef,
-                                                                          z3.BoolRef]:
-    """The fold's bit at ``s`` and the condition under which its threshold is used."""
+def fold_terms(fold: Fold, symbols: Symbols, inputs: Mapping) -> tuple:
+    """The fold's direction (a z3 real or Boolean), threshold and constant (or ``None``)."""
     values, variant = symbols.values(inputs), symbols.variant
     direction = call(variant, "fold direction", fold.direction, values)
     threshold = as_arith(call(variant, "fold threshold", fold.threshold, values), variant,
-                          "fold threshold")
-    at = z3.ToReal(s)
-    if isinstance(direction, (bool, z3.BoolRef)):
-        up = as_bool(direction, variant, "fold direction")
-        return z3.If(up, at >= threshold, at <= threshold), z3.BoolVal(True)
+                         "fold threshold")
+    if isinstance(direction, bool) or (isinstance(direction, Term) and z3.is_bool(direction.z)):
+        return as_bool(direction, variant, "fold direction"), threshold, None
     direction = as_arith(direction, variant, "fold direction")
     if fold.constant is None:
+        return direction, threshold, None
+    return direction, threshold, as_bool(call(variant, "fold constant", fold.constant, values),
+                                         variant, "fold constant")
+
+
+def symbolic_fold_bit(fold: Fold, symbols: Symbols, s, inputs: Mapping) -> tuple[z3.BoolRef,
+                                                                                 z3.BoolRef]:
+    """The fold's bit at ``s`` and the condition under which its threshold is used."""
+    direction, threshold, constant = fold_terms(fold, symbols, inputs)
+    at = z3.ToReal(s)
+    if z3.is_bool(direction):
+        return z3.If(direction, at >= threshold, at <= threshold), z3.BoolVal(True)
+    if constant is None:
         return z3.If(direction < 0, at <= threshold, at >= threshold), z3.BoolVal(True)
-    constant = as_bool(call(variant, "fold constant", fold.constant, values), variant,
-                        "fold constant")
     return (z3.If(direction > 0, at >= threshold, z3.If(direction < 0, at <= threshold, constant)),
             direction != 0)
 
