@@ -16,20 +16,39 @@ folds and whether the fold is right.
 
    The fold. A fold gives, for each parameter value, a direction ``d``, a threshold ``t`` and
    optionally a constant bit ``c``: the bit is ``[s >= t]`` where ``d > 0`` (or ``True``),
-   ``[s <= t]`` where ``d < 0`` (or ``False``) and ``c`` where ``d = 0`` (``[s >= t]`` when there
-   is no ``c``). Without a claimed fold, when ``y`` is affine in ``s`` (proved:
+   ``[s <= t]`` where ``d < 0`` (or ``False``) and ``c`` where ``d = 0``; without ``c`` it is
+   ``[s >= t]`` where ``d = 0``, so a threshold may itself handle ``d = 0`` (e.g. ``-n`` or
+   ``n + 2`` on ``D_n``). Without a claimed fold, when ``y`` is affine in ``s`` (proved:
    ``y(s) = a*s + y(0)`` with ``a = y(1) - y(0)``) the derived fold has ``d = a``,
    ``t = ceil(-y(0)/a)`` for ``a > 0``, ``t = floor(-y(0)/a)`` for ``a < 0`` and
-   ``c = [y(0) >= 0]``; a monotone ``y`` that is not affine folds at its first 1 bit, without a
-   closed form. The fold is correct when its bit equals ``[y(s) >= 0]`` at every ``s`` of the
-   domain for every admissible value and its threshold never divides by zero where it is used;
-   else the result is ``counterexample``.
+   ``c = [y(0) >= 0]``; a monotone ``y`` that is not affine folds at its first (or last) 1 bit,
+   evaluated per channel (VARIANT-9). The fold is correct when its bit equals ``[y(s) >= 0]`` at
+   every ``s`` of the domain for every admissible value and its threshold never divides by zero
+   where it is used; else the result is ``counterexample``. A variant with integer parameters is
+   first proved with them relaxed to reals, which covers the integers; a witness over the reals
+   counts only where its integer parameters are integers, else the integers are decided
+   directly.
 
 .. req:: VARIANT-5
 
    The result is ``proved`` (the variant folds and its fold is correct), ``counterexample``,
-   ``not-foldable`` or ``unknown`` (with z3's reason; a query that times out is unknown). Every
-   solver query has a timeout.
+   ``not-foldable`` or ``unknown``, which names the query z3 did not decide and z3's reason (a
+   query that times out is unknown). All queries of one variant share one wall-time budget,
+   3 s by default (``prove_variant(timeout_ms=...)``, ``--timeout``); a query that would only
+   shorten a witness already found is skipped when the budget is spent. A witness is minimised toward small ``|s|``, small
+   integers and parameters on a short dyadic grid. A claimed fold without a ``name`` is reported
+   as its formula.
+
+.. req:: VARIANT-7
+
+   Quantizers with several outputs. A pre-activation that returns a tuple ``(y_1, ..., y_k)``
+   declares ``k`` output bits ``b_j = [y_j(s) >= 0]``, e.g. the ``k`` slices of one channel
+   (SLICE-1) or a ternary or 2-bit activation. It folds into a thermometer of thresholds when
+   each output folds (VARIANT-2, VARIANT-3, its own derived or claimed fold) and the bits are
+   non-decreasing in ``j`` at every ``s`` and admissible value (SLICE-2's order, PROOF-13): else
+   ``not-foldable`` with a witness ``s`` where ``b_j = 1`` and ``b_{j+1} = 0``. A claimed fold
+   returns a tuple of ``k`` thresholds (and directions and constants, or one for all); each
+   component is checked against its output, a counterexample naming the output.
 """
 
 from __future__ import annotations
@@ -407,13 +426,14 @@ def _prove_integers(variant: Variant, solver: Solver) -> _Outcome:
     integer = [p.name for p in variant.params if p.integer]
     if not integer:
         return _prove_once(variant, Symbols(variant), solver)
-    relaxed = _prove_once(variant, Symbols(variant, relaxed=True), solver)
+    solver.proof_only = True
+    try:
+        relaxed = _prove_once(variant, Symbols(variant, relaxed=True), solver)
+    finally:
+        solver.proof_only = False
     if relaxed.status == "proved":
         relaxed.reason = ("proved over the reals, which covers the integer parameters "
                           f"{', '.join(integer)}")
-        return relaxed
-    if relaxed.values is not None and all(Fraction(relaxed.values[name]).denominator == 1
-                                          for name in integer):
         return relaxed
     return _prove_once(variant, Symbols(variant), solver)
 
