@@ -4,7 +4,8 @@ Each twin builds a z3 term from z3 terms, symbolic or concrete, following the no
 reference module named in its docstring, without calling that module. ``tests/test_twins.py`` pins
 every twin to the numpy reference: it substitutes random concrete inputs, simplifies the term to a
 value and compares that value with the reference's output by equality. A twin that drifted from the
-reference would fail there, so an encoding bug cannot make a proof of :mod:`boolnet_spec.spec.theorems` vacuous.
+reference would fail there, so an encoding bug cannot make a proof of
+:mod:`boolnet_spec.spec.theorems` vacuous.
 
 Conventions: a bit is a 1-bit ``BitVec`` inside a bit-vector word, or a ``Bool`` (``True`` is bit
 1, ENC-1) where a twin speaks of one bit; accumulators and thresholds are ``Int`` terms; real values

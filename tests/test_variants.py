@@ -128,7 +128,8 @@ def test_a_monotone_cubic_folds_and_its_threshold_is_evaluated_per_channel():
     assert "bisection" in result.fold["rule"]
     row = {"gamma": -2, "beta": "1/3", "mean": "5/2", "sigma": 1, "n": 9}
     [(polarity, threshold)] = result.units(row)
-    bits = [-2 * (Fraction(s) - Fraction(5, 2)) ** 3 + Fraction(1, 3) >= 0 for s in range(-9, 10, 2)]
+    bits = [-2 * (Fraction(s) - Fraction(5, 2)) ** 3 + Fraction(1, 3) >= 0
+            for s in range(-9, 10, 2)]
     assert bits == [(s >= threshold) if polarity else (s <= threshold) for s in range(-9, 10, 2)]
 
 

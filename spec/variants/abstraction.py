@@ -3,6 +3,8 @@ linear integer/real arithmetic."""
 
 from __future__ import annotations
 
+import time
+
 import z3
 
 __all__ = ["abstract_check"]
@@ -99,18 +101,32 @@ def _feasible_patterns(solver, constraints, atoms) -> list[z3.BoolRef]:
     value satisfying ``constraints`` realizes; a combination z3 cannot decide counts as
     feasible."""
     patterns = []
+    # One incremental solver: a pattern extends its prefix by one condition.
+    incremental = z3.Solver()
+    incremental.add(constraints)
+    start, answers = time.perf_counter(), []
 
-    def extend(prefix: list[z3.BoolRef], conditions: list[z3.BoolRef], rest) -> None:
-        if conditions:
-            answer, _ = solver.check("sign pattern feasible", constraints, *conditions)
-            if answer == z3.unsat:
-                return
+    def extend(prefix: list[z3.BoolRef], rest) -> None:
         if not rest:
             patterns.append(z3.And(prefix) if prefix else z3.BoolVal(True))
             return
         (variable, condition), *tail = rest
-        extend([*prefix, variable], [*conditions, condition], tail)
-        extend([*prefix, z3.Not(variable)], [*conditions, z3.Not(condition)], tail)
+        for literal, holds in ((variable, condition), (z3.Not(variable), z3.Not(condition))):
+            remaining = solver.remaining_ms()
+            if remaining <= 0:
+                answer = z3.unknown
+            else:
+                incremental.set(timeout=min(remaining, 1000))
+                incremental.push()
+                incremental.add(holds)
+                answer = incremental.check()
+            answers.append(str(answer))
+            if answer != z3.unsat:
+                extend([*prefix, literal], tail)
+            if remaining > 0:
+                incremental.pop()
 
-    extend([], [], atoms)
+    extend([], atoms)
+    solver.steps.append(("sign patterns feasible", ", ".join(sorted(set(answers))) or "none",
+                         time.perf_counter() - start, ""))
     return patterns

@@ -35,9 +35,9 @@ folds and whether the fold is right.
    ``not-foldable`` or ``unknown``, which names the query z3 did not decide and z3's reason (a
    query that times out is unknown). All queries of one variant share one wall-time budget,
    3 s by default (``prove_variant(timeout_ms=...)``, ``--timeout``); a query that would only
-   shorten a witness already found is skipped when the budget is spent. A witness is minimised toward small ``|s|``, small
-   integers and parameters on a short dyadic grid. A claimed fold without a ``name`` is reported
-   as its formula.
+   shorten a witness already found is skipped when the budget is spent. A witness is minimised
+   toward small ``|s|``, small integers and parameters on a short dyadic grid. A claimed fold
+   without a ``name`` is reported as its formula.
 
 .. req:: VARIANT-7
 
@@ -263,7 +263,7 @@ def _correctness(symbols, solver, admissible, inputs_ok, fold: Fold, affine) \
                                                  s_ok, bit, affine) == "unsat":
             return "unsat", None, None
         answer, values = find_witness(solver, "fold equals [y(s) >= 0]",
-                                      [admissible, s_ok, bit != (y >= 0)], terms)
+                                      [admissible, s_ok, bit != (y >= 0)], terms, purify=True)
     if answer != "sat":
         return answer, None, None
     point = values.pop("s")

@@ -70,7 +70,7 @@ _SMALL = ((2, 4, 2), (4, 16, 16), (4, 64, 64), (64, 4096, None))
 
 
 def _small_model(solver: Solver, formulas: list, terms: Mapping[str, z3.ExprRef],
-                 polish: bool) -> dict[str, Fraction | int] | None:
+                 polish: bool, purify: bool = False) -> dict[str, Fraction | int] | None:
     """Values of ``terms`` satisfying ``formulas`` with every real on a small dyadic grid (short
     to read, float32 values) and every integer, ``s`` included, small, if z3 finds them
     quickly."""
@@ -84,7 +84,7 @@ def _small_model(solver: Solver, formulas: list, terms: Mapping[str, z3.ExprRef]
         if int_bound is not None:
             grid += [z3.And(t >= -int_bound, t <= int_bound) for t in ints]
         answer, found = solver.check("small witness", *formulas, *grid, timeout_ms=400,
-                                     polish=polish)
+                                     polish=polish, purify=purify)
         if answer == z3.sat:
             return {name: _model_value(found.model(), term) for name, term in terms.items()}
     return None
@@ -107,28 +107,32 @@ def _rational_model(solver: Solver, found: z3.Solver, formulas: list,
     return None if any(v is None for v in values.values()) else values
 
 
-def find_witness(solver: Solver, step: str, formulas: list, terms: Mapping[str, z3.ExprRef]) \
-        -> tuple[str, dict[str, Fraction | int] | None]:
+def find_witness(solver: Solver, step: str, formulas: list, terms: Mapping[str, z3.ExprRef],
+                 purify: bool = False) -> tuple[str, dict[str, Fraction | int] | None]:
     """Decide ``formulas`` and return ``("sat", values of terms)``, ``("unsat", None)`` or
-    ``("unknown", None)``. z3's answer on unbounded nonlinear queries depends on its search, so a
-    quick attempt is followed by a search for small values and by attempts with other seeds. A
+    ``("unknown", None)``. z3's answer on unbounded nonlinear queries depends on its search, so
+    short attempts with several seeds come first, then a search for small values and a last
+    attempt with the rest of the budget. A
     witness is minimised toward small ``|s|`` and small parameters."""
     if solver.proof_only:
-        answer, _ = solver.check(step, *formulas, timeout_ms=1000)
+        answer, _ = solver.check(step, *formulas, timeout_ms=1000, purify=purify)
         return ("unsat", None) if answer == z3.unsat else ("unknown", None)
-    attempts = [("quick", 1200, 0), ("small", None, None),
-                *[("seed", None, seed) for seed in (1, 2)]]
+    # Short restarts with other seeds first: z3's time on these queries varies by orders of
+    # magnitude with the seed.
+    attempts = [("quick", 500, 0), ("seed", 500, 1), ("seed", 700, 2), ("small", None, None),
+                ("seed", None, 3)]
     for kind, timeout_ms, seed in attempts:
         if kind == "small":
-            values = _small_model(solver, formulas, terms, polish=False)
+            values = _small_model(solver, formulas, terms, polish=False, purify=purify)
             if values is not None:
                 return "sat", values
             continue
-        answer, found = solver.check(step, *formulas, timeout_ms=timeout_ms, seed=seed)
+        answer, found = solver.check(step, *formulas, timeout_ms=timeout_ms, seed=seed,
+                                     purify=purify)
         if answer == z3.unsat:
             return "unsat", None
         if answer == z3.sat:
-            values = _small_model(solver, formulas, terms, polish=True) or _rational_model(
-                solver, found, formulas, terms)
+            values = _small_model(solver, formulas, terms, polish=True, purify=purify) or \
+                _rational_model(solver, found, formulas, terms)
             return ("sat", values) if values is not None else ("unknown", None)
     return "unknown", None
