@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction as F
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from boolnet_spec.spec.variants import (
@@ -72,6 +73,24 @@ def by_gamma(s, v, up, down, constant):
 
 def clip(x, low, high):
     return min(max(x, low), high)
+
+
+def float32_neighbours(x, count):
+    """``x`` as a float32 and the ``count`` float32 values on each side, as exact rationals."""
+    values, up, down = [np.float32(x)], np.float32(x), np.float32(x)
+    for _ in range(count):
+        up, down = np.nextafter(up, np.float32(np.inf)), np.nextafter(down, np.float32(-np.inf))
+        values += [up, down]
+    return [F(float(v)) for v in values]
+
+
+def f32(x):
+    return np.float32(float(x))
+
+
+BOX = {"magnitude": (F(1, 1024), 4096)}
+FLOAT32_BN = (Param("gamma", positive=True, **BOX), Param("beta", **BOX), Param("mean", **BOX),
+              Param("sigma", positive=True, **BOX))
 
 
 CASES = {
@@ -318,6 +337,30 @@ CASES = {
             lambda v, o=o: v.beta + o >= 0)
             for o, r in ((v.o1, math.ceil), (v.o2, math.floor), (v.o3, math.ceil))),
         admits=lambda v: v.o1 < v.o2 < v.o3),
+    # Float32 folds: the LCE failure mode, and two thresholds float32 computes exactly.
+    "float32-rounded-root": Case(
+        Variant("float32-rounded-root", FLOAT32_BN, bn,
+                Fold(lambda p: 1, lambda p: ceil(root(p)), arithmetic="float32"), domain="D_n"),
+        "counterexample", oracle_bn,
+        {"gamma": float32_neighbours(3, 6), "beta": float32_neighbours(2994, 6),
+         "mean": [F(1000)], "sigma": [F(1)], "n": [F(4)]},
+        fold=lambda s, v: s >= float(np.ceil(f32(v.mean) - f32(v.beta) * f32(v.sigma)
+                                             / f32(v.gamma)))),
+    "float32-integer-sum": Case(
+        Variant("float32-integer-sum", (Param("a", integer=True, low=-1000, high=1000),
+                                        Param("b", integer=True, low=-1000, high=1000)),
+                lambda s, p: s - p.a - p.b,
+                Fold(lambda p: 1, lambda p: p.a + p.b, arithmetic="float32")),
+        "proved", lambda s, v: s - v.a - v.b,
+        {"a": [F(k) for k in (-1000, -7, 0, 3, 999)], "b": [F(k) for k in (-999, -1, 0, 8, 1000)]},
+        fold=lambda s, v: s >= float(f32(v.a) + f32(v.b))),
+    "float32-ceil-of-mean": Case(
+        Variant("float32-ceil-of-mean", (Param("mean", low=-1024, high=1024),),
+                lambda s, p: s - p.mean,
+                Fold(lambda p: 1, lambda p: ceil(p.mean), arithmetic="float32")),
+        "proved", lambda s, v: s - v.mean,
+        {"mean": [F(float(f32(x))) for x in (-1024, -2.7, -1e-3, 0, 1 / 3, 2.5, 7.9)]},
+        fold=lambda s, v: s >= float(np.ceil(f32(v.mean)))),
 }
 
 

@@ -251,6 +251,8 @@ def _symbolic(*values) -> bool:
 
 
 def _rounded(x, symbolic, exact):
+    if hasattr(x, "round_to_integer"):  # another evaluation, e.g. float32 terms
+        return x.round_to_integer(exact.__name__)
     if _symbolic(x):
         return Term(z3.ToReal(symbolic(_number(x))))
     x = _exact(x)
@@ -277,6 +279,9 @@ def trunc(x):
 def where(condition, if_true, if_false):
     """``if_true`` where ``condition`` holds, else ``if_false``; in the replay the other branch
     is discarded, even where it divides by zero."""
+    other = next((v for v in (if_true, if_false, condition) if hasattr(v, "select")), None)
+    if other is not None:  # another evaluation, e.g. float32 terms
+        return other.select(condition, if_true, if_false)
     if _symbolic(condition, if_true, if_false):
         cond = _condition(condition)
         a, b = _operand(if_true), _operand(if_false)
@@ -284,7 +289,9 @@ def where(condition, if_true, if_false):
             return Term(z3.If(cond, a, b))
         return Term(z3.If(cond, _number(if_true), _number(if_false)))
     chosen = if_true if _truth(condition) else if_false
-    return chosen if isinstance(chosen, (bool, Condition)) else _exact(chosen)
+    if isinstance(chosen, (bool, Condition, Exact)):
+        return chosen
+    return _exact(chosen)
 
 
 def minimum(a, b):

@@ -322,6 +322,9 @@ def prove_variant(variant: Variant, timeout_ms: int = BUDGET_MS) -> VariantResul
     if variant.claimed_fold is not None and variant.claimed_fold.arithmetic == "float32":
         from boolnet_spec.spec.variants.float32 import prove_float32_fold
 
+        if outputs > 1:
+            raise VariantError(f"variant {variant.name!r} fold arithmetic", "a float32 fold of "
+                               "one output", f"{outputs} outputs", "VARIANT-8")
         outcome = _prove_outputs(variant, outputs, solver)
         if outcome.status == "proved":
             outcome = prove_float32_fold(variant, solver, outcome)
