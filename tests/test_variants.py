@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+import z3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +17,11 @@ from boolnet_spec.spec.variants import (
     BUILTIN_VARIANTS,
     PLAIN_BN,
     PUBLISHED_FOLDS,
+    And,
     Fold,
     Input,
+    Not,
+    Or,
     Param,
     Values,
     Variant,
@@ -28,6 +32,8 @@ from boolnet_spec.spec.variants import (
     trunc,
     where,
 )
+from boolnet_spec.spec.variants.declarations import Range
+from boolnet_spec.spec.variants.expressions import Condition, Exact, ExpressionError, Term
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "spec" / "examples" / "tutorial_variant.py"
@@ -303,3 +309,118 @@ def test_the_tutorial_includes_every_marked_section():
     for name, verdict in TUTORIAL_VERDICTS.items():
         assert f"tutorial_variant.py:{name}" in text
         assert verdict in text
+
+
+# Issue 14: the expression language, typed errors, budgets and readable output.
+
+@pytest.mark.req("VARIANT-1", "VARIANT-6")
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: Param(42), "Param name: expected an identifier, got 42"),
+    (lambda: Param("x", positive="yes"), "positive: expected True or False"),
+    (lambda: Param("x", magnitude=(0, 1)), "0 < lo <= hi"),
+    (lambda: Param("x", low=math.nan), "an int, a Fraction or an exact float"),
+    (lambda: Range(0, 5, 2), "multiple of step"),
+    (lambda: prove_variant(Variant("tenth", BN_PARAMS, lambda s, p: s * 0.1 - p.mean)),
+     "Fraction('0.1')"),
+    (lambda: prove_variant(Variant("and", BN_PARAMS, lambda s, p: where(
+        (s > p.mean) and (p.gamma > 0), 1, -1))), "write a & b"),
+    (lambda: prove_variant(Variant("not", BN_PARAMS, lambda s, p: where(
+        not (s > p.mean), 1, -1))), "write a & b"),
+    (lambda: prove_variant(Variant("chained", BN_PARAMS, lambda s, p: where(
+        p.mean < s < p.gamma, 1, -1))), "(a < b) & (b < c)"),
+    (lambda: prove_variant(Variant("name", BN_PARAMS, lambda s, p: s - undefined_name)),  # noqa: F821
+     "NameError"),
+    (lambda: prove_variant(Variant("params", "gamma", bn)), "a list"),
+    (lambda: prove_variant(PLAIN_BN, timeout_ms=math.nan), "a positive int"),
+    (lambda: prove_variant(Variant("bad fold", BN_PARAMS, bn, claimed_fold=Fold(
+        lambda p: 1, lambda p: p.mean, arithmetic="float64"))), "fold arithmetic"),
+    (lambda: prove_variant(Variant("no box", BN_PARAMS, bn, claimed_fold=Fold(
+        lambda p: p.gamma, lambda p: where(p.gamma > 0, ceil(plain_root(p)), floor(
+            plain_root(p))), lambda p: p.beta >= 0, arithmetic="float32"))), "finite box"),
+])
+def test_bad_input_is_a_typed_one_line_error(make, message):
+    with pytest.raises(VariantError) as error:
+        make()
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.req("VARIANT-6")
+def test_and_or_not_are_exported_and_work_on_both_sides():
+    variant = Variant("connectives", BN_PARAMS, lambda s, p: where(
+        And(s >= p.mean, Or(p.gamma > 0, Not(p.beta < 0))), 1, -1) * (s - p.mean + 1))
+    result = prove_variant(variant)
+    assert result.status in ("proved", "not-foldable")
+    assert result.status != "unknown"
+    assert (And(True, Condition(False)).b, Or(False, True).b, Not(False).b) == (False, True, True)
+
+
+@pytest.mark.req("VARIANT-6")
+@settings(max_examples=50, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False, width=32))
+def test_a_float_literal_is_exact_or_rejected_the_same_way_on_both_sides(x):
+    exact = Fraction(x) == Fraction(repr(x))
+    symbolic = Term(z3.Real("s"))
+    for value in (symbolic, Exact(Fraction(3))):
+        if exact:
+            assert isinstance(value * x, (Term, Exact))
+        else:
+            with pytest.raises(ExpressionError, match="Fraction"):
+                _ = value * x
+    if exact:
+        assert (Exact(Fraction(1)) * x).q == Fraction(x)
+
+
+@pytest.mark.req("VARIANT-5")
+def test_an_unknown_states_the_query_and_z3s_reason_within_the_budget():
+    # Two unbounded integers (k and s) with real inputs: z3's branch and bound does not end.
+    hard = Variant("integer offset", (Param("k", integer=True), Param("eps", positive=True)),
+                   lambda s, p: s - p.k - Fraction(1, 2) + p.q, inputs=(Input("q"),),
+                   assumptions=lambda p: (p.q <= p.eps) & (-p.eps <= p.q)
+                   & (p.eps <= Fraction(1, 4)))
+    result = prove_variant(hard, timeout_ms=1000)
+    assert result.status == "unknown"
+    assert result.seconds < 1.5
+    assert "bit depends on an input" in result.reason and "z3 answered unknown" in result.reason
+
+
+@pytest.mark.req("VARIANT-5")
+def test_witnesses_are_small_and_unnamed_folds_read_as_formulas():
+    result = prove_variant(PLAIN_BN.with_fold(Fold(lambda p: p.gamma,
+                                                   lambda p: floor(plain_root(p)) + 1,
+                                                   lambda p: p.beta >= 0)))
+    assert result.status == "counterexample"
+    assert abs(result.counterexample["s"]) <= 16
+    assert result.variant == "plain-bn"
+    assert result.fold["rule"].startswith("s >= floor((gamma*mean - beta*sigma)/gamma) + 1 where")
+    for value in result.counterexample["params"].values():
+        assert abs(Fraction(value["exact"])) <= 16
+
+
+@pytest.mark.req("VARIANT-1", "VARIANT-7")
+def test_a_quantizer_names_the_output_its_fold_gets_wrong():
+    variant = Variant("two outputs", BN_PARAMS, lambda s, p: (bn(s, p) - 1, bn(s, p)),
+                      Fold(lambda p: p.gamma, lambda p: (
+                          where(p.gamma > 0, ceil(plain_root(p) + p.sigma / p.gamma),
+                                floor(plain_root(p) + p.sigma / p.gamma)),
+                          where(p.gamma > 0, floor(plain_root(p)), floor(plain_root(p)))),
+                           lambda p: (p.beta >= 1, p.beta >= 0)))
+    result = prove_variant(variant, 20_000)
+    assert result.status == "counterexample", result.to_json()
+    assert result.counterexample["output"] == 2
+    with pytest.raises(VariantError, match="expected 2 values, one per output, got 3"):
+        prove_variant(variant.with_fold(Fold(lambda p: 1, lambda p: (1, 2, 3))))
+
+
+@pytest.mark.req("VARIANT-9")
+def test_units_reject_rows_the_declaration_does_not_admit():
+    result = prove_variant(PLAIN_BN)
+    assert result.units({"gamma": 1, "beta": 0, "mean": "1/2", "sigma": 1, "n": 3}) == [(1, 1)]
+    for row, message in [({"gamma": 1, "beta": 0, "mean": 0, "n": 3}, "sigma"),
+                         ({"gamma": 1, "beta": 0, "mean": 0, "sigma": 0, "n": 3}, "admits"),
+                         ({"gamma": 1, "beta": 0, "mean": 0, "sigma": 1, "n": 3, "x": 1}, "x"),
+                         ({"gamma": 1, "beta": 0, "mean": 0, "sigma": 1, "n": 0}, "n >= 1")]:
+        with pytest.raises(VariantError, match=message):
+            result.units(row)
+    with pytest.raises(VariantError, match="a proved variant"):
+        prove_variant(BUILTIN_VARIANTS["bn-magnitude"]).units({})

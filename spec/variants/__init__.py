@@ -21,15 +21,27 @@ from boolnet_spec.spec.variants.declarations import (
     Fold,
     Input,
     Param,
+    Range,
     Values,
     Variant,
     VariantError,
 )
-from boolnet_spec.spec.variants.expressions import ceil, floor, maximum, minimum, trunc, where
+from boolnet_spec.spec.variants.expressions import (
+    And,
+    Not,
+    Or,
+    ceil,
+    floor,
+    maximum,
+    minimum,
+    trunc,
+    where,
+)
 from boolnet_spec.spec.variants.formulas import rational_text
 from boolnet_spec.spec.variants.prover import VariantResult, prove_variant
 
-__all__ = ["Param", "Input", "Fold", "Variant", "Values", "VariantError", "VariantResult",
-           "prove_variant", "ceil", "floor", "trunc", "where", "minimum", "maximum",
+__all__ = ["Param", "Input", "Range", "Fold", "Variant", "Values", "VariantError",
+           "VariantResult", "prove_variant", "ceil", "floor", "trunc", "where", "minimum",
+           "maximum", "And", "Or", "Not",
            "bn_reference", "rational_text", "BUILTIN_VARIANTS", "PUBLISHED_FOLDS", "PLAIN_BN",
            "REFERENCE_FOLD", "DOMAINS"]
