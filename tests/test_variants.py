@@ -279,13 +279,15 @@ def test_verdicts_on_perturbed_folds_agree_with_brute_force(case):
 # The tutorial (docs/tutorial_variant.rst) shows spec/examples/tutorial_variant.py.
 
 TUTORIAL_VERDICTS = {"scaled_shift": "proved", "first_try": "counterexample", "fixed": "proved",
-                     "per_position_shift": "not-foldable"}
+                     "per_position_shift": "not-foldable", "integer_fold": "proved",
+                     "every_third": "proved", "ternary": "proved",
+                     "float32_root": "counterexample", "float32_ceil": "proved"}
 
 
-@pytest.mark.req("VARIANT-1", "VARIANT-2", "VARIANT-3")
+@pytest.mark.req("VARIANT-1", "VARIANT-2", "VARIANT-3", "VARIANT-7", "VARIANT-8")
 @pytest.mark.parametrize("name", list(TUTORIAL_VERDICTS))
 def test_the_tutorial_variants_get_the_verdicts_it_states(name):
-    result = prove_variant(load_variant(f"{TUTORIAL}:{name}"))
+    result = prove_variant(load_variant(f"{TUTORIAL}:{name}"), 30_000)
     assert result.status == TUTORIAL_VERDICTS[name], result.to_json()
     if result.status != "proved":
         assert_confirmed(result)
@@ -303,7 +305,8 @@ def test_the_tutorial_python_code_runs():
 def test_the_tutorial_includes_every_marked_section():
     text = (ROOT / "docs" / "tutorial_variant.rst").read_text(encoding="utf-8")
     source = TUTORIAL.read_text(encoding="utf-8")
-    for section in ("declare", "claim", "fix", "input"):
+    for section in ("declare", "claim", "fix", "input", "integers", "range", "quantizer",
+                    "float32"):
         assert f"# [{section}]" in source and f"# [/{section}]" in source
         assert f":start-after: # [{section}]" in text
     for name, verdict in TUTORIAL_VERDICTS.items():

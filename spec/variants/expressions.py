@@ -2,8 +2,8 @@
 rationals.
 
 A variant's pre-activation, fold and assumptions are ordinary Python functions. The prover calls
-them twice: once with :class:`Term` values, whose operators build z3 terms, to decide; once with
-:class:`Exact` values, exact rationals, to replay what it found (VARIANT-4). Both sides follow the
+them twice: once with ``Term`` values, whose operators build z3 terms, to decide; once with
+``Exact`` values, exact rationals, to replay what it found (VARIANT-4). Both sides follow the
 rules of VARIANT-6.
 
 .. req:: VARIANT-6
@@ -18,7 +18,8 @@ rules of VARIANT-6.
    ``and``, ``or``, ``not``, chained comparisons and ``if`` on a symbolic value are rejected with a
    message that names ``&``, ``|``, ``~`` and :func:`where`. :func:`where` is lazy in the replay:
    the branch not taken may divide by zero; a division by zero that reaches a comparison or the
-   result is undefined. ``ERROR_IF`` an expression breaks these rules (:class:`VariantError`).
+   result is undefined. ``ERROR_IF`` an expression breaks these rules
+   (:class:`~boolnet_spec.spec.variants.declarations.VariantError`).
 """
 
 from __future__ import annotations
