@@ -4,6 +4,7 @@ and folds it was not written for, the replay of what it finds, and the tutorial'
 import math
 import re
 import textwrap
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -38,6 +39,8 @@ from boolnet_spec.spec.variants.expressions import Condition, Exact, ExpressionE
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "spec" / "examples" / "tutorial_variant.py"
 BN_PARAMS = (Param("gamma"), Param("beta"), Param("mean"), Param("sigma", positive=True))
+# The default budget is 3 s of wall time; a loaded CI machine gets more, the verdicts are the same.
+BUDGET_MS = 30_000
 
 
 def bn(s, p):
@@ -62,7 +65,7 @@ EXPECTED = {"plain-bn": "proved", "affine-free-bn": "proved", "scaled-conv-bn": 
 @pytest.mark.req("VARIANT-2", "VARIANT-3", "VARIANT-5")
 @pytest.mark.parametrize("name", list(BUILTIN_VARIANTS))
 def test_builtin_variant_verdicts(name):
-    result = prove_variant(BUILTIN_VARIANTS[name])
+    result = prove_variant(BUILTIN_VARIANTS[name], BUDGET_MS)
     assert result.status == EXPECTED[name], result.to_json()
     if result.status == "proved":
         assert result.fold["source"] == "derived"
@@ -74,7 +77,7 @@ def test_builtin_variant_verdicts(name):
 
 @pytest.mark.req("VARIANT-2", "VARIANT-4")
 def test_the_magnitude_variant_shows_three_points_whose_bits_are_not_monotone():
-    result = prove_variant(BUILTIN_VARIANTS["bn-magnitude"])
+    result = prove_variant(BUILTIN_VARIANTS["bn-magnitude"], BUDGET_MS)
     witness = result.counterexample
     s1, s2, s3 = witness["s"]
     assert s1 < s2 < s3
@@ -84,7 +87,7 @@ def test_the_magnitude_variant_shows_three_points_whose_bits_are_not_monotone():
 
 @pytest.mark.req("VARIANT-2", "VARIANT-4")
 def test_local_adaptive_shifting_depends_on_its_second_input():
-    result = prove_variant(BUILTIN_VARIANTS["local-adaptive-shift"])
+    result = prove_variant(BUILTIN_VARIANTS["local-adaptive-shift"], BUDGET_MS)
     witness = result.counterexample
     assert sorted(witness["bits"]) == [0, 1]
     assert witness["inputs"][0]["q"] != witness["inputs"][1]["q"]
@@ -93,17 +96,17 @@ def test_local_adaptive_shifting_depends_on_its_second_input():
 
 @pytest.mark.req("VARIANT-3")
 def test_derived_folds_read_like_the_formulas():
-    fold = prove_variant(PLAIN_BN).fold
+    fold = prove_variant(PLAIN_BN, BUDGET_MS).fold
     assert fold["a"] == "gamma/sigma"
     assert fold["t"] == "(gamma*mean - beta*sigma)/gamma"
-    assert prove_variant(BUILTIN_VARIANTS["affine-free-bn"]).fold["t"] == "mean"
+    assert prove_variant(BUILTIN_VARIANTS["affine-free-bn"], BUDGET_MS).fold["t"] == "mean"
 
 
 @pytest.mark.req("VARIANT-3", "VARIANT-4", "VARIANT-5")
 @pytest.mark.parametrize("key", list(PUBLISHED_FOLDS))
 def test_published_folds(key):
     variant, fold, expected = PUBLISHED_FOLDS[key]
-    result = prove_variant(variant.with_fold(fold))
+    result = prove_variant(variant.with_fold(fold), BUDGET_MS)
     assert result.status == expected, result.to_json()
     assert result.fold["source"] == "claimed"
     if expected == "counterexample":
@@ -118,7 +121,7 @@ def test_published_folds(key):
 @pytest.mark.req("VARIANT-3", "VARIANT-4")
 def test_the_strict_fold_fails_at_a_tie_with_negative_gamma():
     variant, fold, _ = PUBLISHED_FOLDS["strict-floor"]
-    witness = prove_variant(variant.with_fold(fold)).counterexample
+    witness = prove_variant(variant.with_fold(fold), BUDGET_MS).counterexample
     assert witness["y"]["exact"] == "0"
     assert Fraction(witness["params"]["gamma"]["exact"]) < 0
     assert (witness["bit"], witness["fold_bit"]) == (1, 0)
@@ -129,7 +132,7 @@ def test_the_strict_fold_fails_at_a_tie_with_negative_gamma():
 @pytest.mark.req("VARIANT-2", "VARIANT-3", "VARIANT-9")
 def test_a_monotone_cubic_folds_and_its_threshold_is_evaluated_per_channel():
     cubic = Variant("cubic", BN_PARAMS, lambda s, p: p.gamma * (s - p.mean) ** 3 + p.beta)
-    result = prove_variant(cubic)
+    result = prove_variant(cubic, BUDGET_MS)
     assert result.status == "proved", result.to_json()
     assert "bisection" in result.fold["rule"]
     row = {"gamma": -2, "beta": "1/3", "mean": "5/2", "sigma": 1, "n": 9}
@@ -142,7 +145,7 @@ def test_a_monotone_cubic_folds_and_its_threshold_is_evaluated_per_channel():
 @pytest.mark.req("VARIANT-2")
 def test_a_non_monotone_pre_activation_with_monotone_bits_folds():
     # |s - mean| is not monotone in s, but its sign bit is constant 1.
-    result = prove_variant(Variant("magnitude", BN_PARAMS, lambda s, p: abs(s - p.mean)))
+    result = prove_variant(Variant("magnitude", BN_PARAMS, lambda s, p: abs(s - p.mean)), BUDGET_MS)
     assert result.status == "proved", result.to_json()
 
 
@@ -150,7 +153,7 @@ def test_a_non_monotone_pre_activation_with_monotone_bits_folds():
 def test_a_quadratic_does_not_fold():
     quadratic = Variant("quadratic", (Param("mean"), Param("r", positive=True)),
                         lambda s, p: (s - p.mean) * (s - p.mean) - p.r)
-    result = prove_variant(quadratic)
+    result = prove_variant(quadratic, BUDGET_MS)
     assert result.status == "not-foldable"
     assert result.counterexample["bits"] == [1, 0, 1]
     assert_confirmed(result)
@@ -160,7 +163,7 @@ def test_a_quadratic_does_not_fold():
 def test_an_input_that_cannot_change_the_sign_does_not_prevent_folding():
     variant = Variant("scaled by q**2 + 1", (Param("mean"),),
                       lambda s, p: (s - p.mean) * (p.q * p.q + 1), inputs=[Input("q")])
-    result = prove_variant(variant)
+    result = prove_variant(variant, BUDGET_MS)
     assert result.status == "proved", result.to_json()
 
 
@@ -169,7 +172,7 @@ def test_a_threshold_that_divides_by_zero_where_it_is_used_is_a_counterexample()
     no_zero_branch = Fold(direction=lambda p: p.gamma,
                           threshold=lambda p: where(p.gamma > 0, ceil(plain_root(p)),
                                                     floor(plain_root(p))))
-    result = prove_variant(PLAIN_BN.with_fold(no_zero_branch))
+    result = prove_variant(PLAIN_BN.with_fold(no_zero_branch), BUDGET_MS)
     assert result.status == "counterexample"
     assert result.counterexample["params"]["gamma"]["exact"] == "0"
     assert "undefined" in result.counterexample["fold_bit"]
@@ -182,7 +185,7 @@ def test_a_fold_on_d_n_with_the_popcount_threshold_is_proved_and_without_parity_
     on_dn = Variant("bn on D_n", positive, bn, domain="D_n")
     halved = Fold(direction=lambda p: True,
                   threshold=lambda p: 2 * ceil((ceil(plain_root(p)) + p.n) / 2) - p.n)
-    assert prove_variant(on_dn.with_fold(halved)).status == "proved"
+    assert prove_variant(on_dn.with_fold(halved), BUDGET_MS).status == "proved"
     on_integers = Variant("bn on every integer", positive, bn)
     wrong_there = prove_variant(on_integers.with_fold(Fold(
         direction=lambda p: True,
@@ -266,7 +269,7 @@ def brute_force_mismatch(variant, samples) -> bool:
 @given(perturbed_folds())
 def test_verdicts_on_perturbed_folds_agree_with_brute_force(case):
     variant, samples = case
-    result = prove_variant(variant)
+    result = prove_variant(variant, BUDGET_MS)
     assert result.status in ("proved", "counterexample"), result.to_json()
     if result.status == "proved":
         assert not brute_force_mismatch(variant, samples)
@@ -352,7 +355,7 @@ def test_bad_input_is_a_typed_one_line_error(make, message):
 def test_and_or_not_are_exported_and_work_on_both_sides():
     variant = Variant("connectives", BN_PARAMS, lambda s, p: where(
         And(s >= p.mean, Or(p.gamma > 0, Not(p.beta < 0))), 1, -1) * (s - p.mean + 1))
-    result = prove_variant(variant)
+    result = prove_variant(variant, BUDGET_MS)
     assert result.status in ("proved", "not-foldable")
     assert result.status != "unknown"
     assert (And(True, Condition(False)).b, Or(False, True).b, Not(False).b) == (False, True, True)
@@ -417,7 +420,7 @@ def test_a_quantizer_names_the_output_its_fold_gets_wrong():
 
 @pytest.mark.req("VARIANT-9")
 def test_units_reject_rows_the_declaration_does_not_admit():
-    result = prove_variant(PLAIN_BN)
+    result = prove_variant(PLAIN_BN, BUDGET_MS)
     assert result.units({"gamma": 1, "beta": 0, "mean": "1/2", "sigma": 1, "n": 3}) == [(1, 1)]
     for row, message in [({"gamma": 1, "beta": 0, "mean": 0, "n": 3}, "sigma"),
                          ({"gamma": 1, "beta": 0, "mean": 0, "sigma": 0, "n": 3}, "admits"),
@@ -427,3 +430,15 @@ def test_units_reject_rows_the_declaration_does_not_admit():
             result.units(row)
     with pytest.raises(VariantError, match="a proved variant"):
         prove_variant(BUILTIN_VARIANTS["bn-magnitude"]).units({})
+
+
+@pytest.mark.req("VARIANT-5")
+def test_the_whole_catalogue_is_decided_within_the_default_budget():
+    start = time.perf_counter()
+    results = [prove_variant(variant) for variant in BUILTIN_VARIANTS.values()]
+    results += [prove_variant(variant.with_fold(fold)) for variant, fold, _ in
+                PUBLISHED_FOLDS.values()]
+    assert time.perf_counter() - start < 30
+    expected = [EXPECTED[name] for name in BUILTIN_VARIANTS] + [
+        verdict for _, _, verdict in PUBLISHED_FOLDS.values()]
+    assert [result.status for result in results] == expected
