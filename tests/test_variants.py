@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import z3
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from boolnet_spec.spec.prove_cli import load_variant
@@ -442,3 +442,25 @@ def test_the_whole_catalogue_is_decided_in_under_30_seconds():
     expected = [EXPECTED[name] for name in BUILTIN_VARIANTS] + [
         verdict for _, _, verdict in PUBLISHED_FOLDS.values()]
     assert [result.status for result in results] == expected
+
+
+@pytest.mark.req("VARIANT-8")
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-(2.0 ** 90), 2.0 ** 90, width=32),
+       st.floats(-(2.0 ** 90), 2.0 ** 90, width=32).filter(bool),
+       st.sampled_from(["+", "-", "*", "/"]))
+def test_the_float32_replay_rounds_like_ieee_binary32(a, b, op):
+    import operator
+
+    import numpy as np
+
+    from boolnet_spec.spec.variants.float32 import Rounded
+
+    ops = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+    with np.errstate(over="ignore", under="ignore"):
+        expected = ops[op](np.float32(a), np.float32(b))
+    exact = ops[op](Fraction(a), Fraction(b))
+    # Overflow and subnormal results are outside the boxes of VARIANT-8.
+    assume(np.isfinite(expected) and (exact == 0 or abs(exact) >= Fraction(2) ** -126))
+    replayed = ops[op](Rounded(Fraction(a)), Rounded(Fraction(b)))
+    assert replayed.q == Fraction(float(expected))
