@@ -224,6 +224,7 @@ def test_units_prints_a_threshold_unit_per_row(capsys, variant_file, tmp_path):
     (["--timeout=nan"], "--timeout"),
     (["--timeout=-1"], "--timeout"),
     (["--units=rows.json"], "--units: expected --variant"),
+    (["--variant=v.py:plain", "--theorem", "PROOF-4"], "--theorem: expected no --variant"),
 ])
 def test_bad_usage_exits_2_with_one_line(capsys, argv, message):
     code, out, err = run(capsys, *argv)
