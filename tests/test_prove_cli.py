@@ -248,3 +248,19 @@ def test_a_bad_rows_file_exits_2(capsys, variant_file, tmp_path, rows, message):
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and message in err
+
+
+@pytest.mark.req("ERR-3", "PROVE-2")
+def test_prove_exit_codes_are_those_of_every_command(capsys, variant_file, monkeypatch):
+    path = variant_file(BN_FILE)
+    assert run(capsys, f"--variant={path}:plain")[0] == 0
+    assert run(capsys, f"--variant={path}:strict")[0] == 1
+    assert run(capsys, f"--variant={path}:broken")[0] == 2
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr("boolnet_spec.spec.variants.prove_variant", crash)
+    code, out, err = run(capsys, f"--variant={path}:plain")
+    assert code == 3
+    assert out == "" and "a bug of ours" in err
