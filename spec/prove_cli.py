@@ -2,23 +2,36 @@
 
 .. req:: PROVE-1
 
-   ``boolnet-spec prove`` proves every theorem of :mod:`boolnet_spec.spec.theorems` (or those named
-   with
-   ``--theorem``) with a timeout per z3 query and a budget of 60 seconds for the run, prints one
-   line per theorem and exits 0 only when every theorem is proved, else 1. With ``--json`` it
-   prints ``{"theorems": [{"id", "name", "statement", "status", "seconds"}, ...]}``, a theorem
-   that is not proved adding the failing ``lemma`` and z3's ``reason`` or ``counterexample``.
-   Progress goes to stderr when stderr is a terminal.
+   ``boolnet-spec prove`` proves every theorem of :mod:`boolnet_spec.spec.theorems` (or those
+   named with ``--theorem``) with a timeout per z3 query and a budget of 60 seconds for the run,
+   prints one line per theorem and exits 0 only when every theorem is proved, else 1. With
+   ``--json`` it prints ``{"theorems": [{"id", "name", "statement", "status", "seconds"},
+   ...]}``, a theorem that is not proved adding the failing ``lemma`` and z3's ``reason`` or
+   ``counterexample``. Progress goes to stderr when stderr is a terminal.
 
 .. req:: PROVE-2
 
    ``boolnet-spec prove --variant=PATH.py:NAME`` loads the
-   :class:`~boolnet_spec.spec.variants.Variant` named
-   ``NAME`` from the Python file ``PATH.py`` and proves it (VARIANT-2 to VARIANT-5), printing the
-   fold, or the counterexample with its replay. With ``--json`` it prints
-   ``{"variant", "status", "fold", "counterexample", "reason", "seconds"}``. It exits 0 only when
-   the status is ``proved``, 1 for any other status, and 2 with a one-line message when the file
-   cannot be loaded, holds no such variant, or the declaration is invalid (VARIANT-1).
+   :class:`~boolnet_spec.spec.variants.declarations.Variant` named ``NAME`` from the Python file ``PATH.py``
+   and proves it (VARIANT-2 to VARIANT-5), printing the fold, or the counterexample with its
+   replay. With ``--json`` it prints ``{"variant", "status", "fold", "counterexample", "reason",
+   "seconds"}``. It exits 0 only when the status is ``proved``, 1 for any other status, and 2
+   with a one-line message when the file cannot be loaded, holds no such variant, or the
+   declaration is invalid (VARIANT-1). The file is loaded as Python runs a script: a module
+   beside it (``from helper import x``) is importable while it loads, and ``sys.path`` and
+   ``sys.modules`` are restored afterwards. ``--timeout`` is the wall-time budget of the variant
+   (default 3 s; VARIANT-5).
+
+.. req:: PROVE-3
+
+   ``boolnet-spec prove --variant=PATH.py:NAME --units=ROWS.json`` proves the variant and, when
+   it is proved, prints ``{"variant", "status", "units": [{"row", "units": [{"polarity",
+   "threshold"}, ...]}, ...]}``: for each row of the JSON list (one object of parameter values
+   per channel; a number, or a string such as ``"1/3"`` or ``"0.1"`` read as an exact decimal)
+   the threshold unit of each output (VARIANT-9). A variant that is not proved exits 1 with its
+   result and no units. ``--units`` without ``--variant``, or ``--timeout`` that is not a finite
+   number of seconds above 0, is a usage error (exit 2); an unreadable rows file or a row the
+   declaration does not admit is bad input (exit 2).
 """
 
 from __future__ import annotations
@@ -26,8 +39,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 from boolnet_spec.reference.errors import UsageError
@@ -36,7 +51,7 @@ __all__ = ["register", "prove_command", "load_variant"]
 
 BUDGET_SECONDS = 60.0
 THEOREM_TIMEOUT_SECONDS = 10.0
-VARIANT_TIMEOUT_SECONDS = 4.0
+VARIANT_TIMEOUT_SECONDS = 3.0
 
 
 def register(commands) -> None:
@@ -51,8 +66,12 @@ def register(commands) -> None:
     prove.add_argument("--theorem", action="append", metavar="LABEL",
                        help="prove only this theorem (repeatable), e.g. PROOF-9")
     prove.add_argument("--timeout", type=float, metavar="SECONDS",
-                       help=f"timeout of one z3 query (default {THEOREM_TIMEOUT_SECONDS:g} s "
-                            f"for theorems, {VARIANT_TIMEOUT_SECONDS:g} s for a variant)")
+                       help=f"timeout of one z3 query for a theorem (default "
+                            f"{THEOREM_TIMEOUT_SECONDS:g} s), the wall-time budget of a variant "
+                            f"(default {VARIANT_TIMEOUT_SECONDS:g} s)")
+    prove.add_argument("--units", metavar="ROWS.json",
+                       help="with --variant: print the threshold unit of each output for each "
+                            "row of parameter values in this JSON list")
     prove.add_argument("--json", action="store_true", help="machine-readable output")
     prove.set_defaults(handler=prove_command)
 
@@ -62,7 +81,7 @@ def _one_line(text: object) -> str:
 
 
 def load_variant(target: str):
-    """The :class:`~boolnet_spec.spec.variants.Variant` ``NAME`` of ``PATH.py:NAME`` (PROVE-2)."""
+    """The :class:`~boolnet_spec.spec.variants.declarations.Variant` ``NAME`` of ``PATH.py:NAME`` (PROVE-2)."""
     from boolnet_spec.spec.variants import Variant, VariantError
 
     def fail(why: str):
@@ -76,19 +95,24 @@ def load_variant(target: str):
     if not path.is_file():
         raise fail("no such file")
     module_name = f"boolnet_variant_{abs(hash(path.resolve()))}"
+    saved_path, saved_modules = list(sys.path), dict(sys.modules)
     try:
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
             raise fail("not a Python file")
         module = importlib.util.module_from_spec(spec)
+        # As for a script: modules beside the file are importable while it runs.
+        sys.path.insert(0, str(path.resolve().parent))
         # Registered while it runs, as an import would: dataclasses and pickling look it up.
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
     except VariantError:
         raise
     except (Exception, SystemExit) as error:  # the user's file may raise anything
-        sys.modules.pop(module_name, None)
         raise fail(f"{type(error).__name__}: {error}") from None
+    finally:
+        sys.path[:] = saved_path
+        _forget_helpers(path.resolve().parent, saved_modules, module_name)
     variant = getattr(module, name, None)
     if not isinstance(variant, Variant):
         found = "nothing" if variant is None else f"a {type(variant).__name__}"
@@ -96,8 +120,29 @@ def load_variant(target: str):
     return variant
 
 
+def _forget_helpers(folder: Path, saved: dict, module_name: str) -> None:
+    """Drop the variant module and the helpers loaded from ``folder``; modules from elsewhere
+    (numpy, ...) stay, since a second copy of them would break."""
+    for name in set(sys.modules) - set(saved):
+        origin = getattr(sys.modules[name], "__file__", None)
+        helper = origin and not name.startswith("boolnet_spec") and Path(
+            origin).resolve().is_relative_to(folder)
+        if name == module_name or helper:
+            del sys.modules[name]
+    for name, module in saved.items():
+        if sys.modules.get(name) is not module:
+            sys.modules[name] = module
+
+
 def prove_command(args: argparse.Namespace) -> int:
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError("--timeout", "a finite number of seconds above 0", repr(args.timeout),
+                         "PROVE-3")
+    if args.units is not None and args.variant is None:
+        raise UsageError("--units", "--variant=PATH.py:NAME as well", "no --variant", "PROVE-3")
     if args.variant is not None:
+        if args.theorem:
+            raise UsageError("--theorem", "no --variant as well", "--variant", "PROVE-2")
         return _prove_variant(args)
     return _prove_theorems(args)
 
@@ -136,11 +181,42 @@ def _prove_theorems(args: argparse.Namespace) -> int:
     return 0 if proved == len(results) else 1
 
 
+def _read_rows(path_text: str) -> list:
+    from boolnet_spec.spec.variants import VariantError
+
+    try:
+        rows = json.loads(Path(path_text).read_text(encoding="utf-8"), parse_float=Fraction)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise VariantError("--units", "a readable JSON file", f"{path_text!r} "
+                           f"({_one_line(error)})", "PROVE-3") from None
+    if not isinstance(rows, list):
+        raise VariantError("--units", "a JSON list of rows", type(rows).__name__, "PROVE-3")
+    return rows
+
+
 def _prove_variant(args: argparse.Namespace) -> int:
     from boolnet_spec.spec.variants import prove_variant
+    from boolnet_spec.spec.variants.units import check_row
 
     variant = load_variant(args.variant)
+    rows = _read_rows(args.units) if args.units is not None else None
+    if rows is not None:
+        for index, row in enumerate(rows):
+            check_row(variant, row, f"--units row {index}")
     result = prove_variant(variant, int((args.timeout or VARIANT_TIMEOUT_SECONDS) * 1000))
+    if rows is not None and result.status == "proved":
+        units = [{"row": index, "units": [{"polarity": polarity, "threshold": threshold}
+                                          for polarity, threshold in result.units(row)]}
+                 for index, row in enumerate(rows)]
+        if args.json:
+            print(json.dumps({"variant": result.variant, "status": result.status,
+                              "units": units}))
+        else:
+            print(format_variant_result(result))
+            for row in units:
+                print(f"  row {row['row']}: " + ", ".join(
+                    f"({unit['polarity']}, {unit['threshold']})" for unit in row["units"]))
+        return 0
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -161,15 +237,21 @@ def format_variant_result(result) -> str:
         lines.append(f"  {result.description}")
     if result.reason:
         lines.append(f"  {result.reason}")
-    fold = result.fold or {}
-    derived = fold.get("derived", fold) if fold.get("source") == "claimed" else fold
-    if fold.get("source") == "claimed":
-        lines.append(f"  claimed fold: {fold['rule']}")
-    if derived:
-        lines.append(f"  derived fold: {derived['rule']}")
-        lines += [f"    {key} = {derived[key]}" for key in ("a", "t", "y(0)") if key in derived]
+    folds = (result.fold or {}).get("outputs", [result.fold or {}])
+    for index, fold in enumerate(folds, 1):
+        if len(folds) > 1:
+            lines.append(f"  output {index}:")
+        derived = fold.get("derived", fold) if fold.get("source") == "claimed" else fold
+        if fold.get("source") == "claimed":
+            lines.append(f"  claimed fold: {fold['rule']}")
+        if derived:
+            lines.append(f"  derived fold: {derived['rule']}")
+            lines += [f"    {key} = {derived[key]}" for key in ("a", "t", "y(0)")
+                      if key in derived]
     witness = result.counterexample
     if witness:
+        if "output" in witness:
+            lines.append(f"  output: {witness['output']}")
         lines.append("  parameters:")
         lines += _value_lines(witness["params"], "    ")
         if "inputs" in witness:

@@ -144,3 +144,18 @@ def test_error_if_raises_only_when_its_condition_holds():
     error_if(False, BoundError, "n", "n >= 1", 0, "ACC-3")
     with pytest.raises(BoundError, match=r"^n: expected n >= 1, got 0 \[ACC-3\]$"):
         error_if(True, BoundError, "n", "n >= 1", 0, "ACC-3")
+
+
+@pytest.mark.req("ERR-4")
+def test_error_if_evaluates_a_callable_message_part_only_when_it_raises():
+    calls = []
+
+    def expensive():
+        calls.append(1)
+        return "the first bad element"
+
+    error_if(False, BoundError, "n", lambda: "n >= 1", expensive, "ACC-3")
+    assert calls == []
+    with pytest.raises(BoundError, match=r"^n: expected n >= 1, got the first bad element"):
+        error_if(True, BoundError, "n", lambda: "n >= 1", expensive, "ACC-3")
+    assert calls == [1]

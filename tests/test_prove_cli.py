@@ -173,3 +173,95 @@ def test_a_file_that_cannot_be_loaded_exits_2(capsys, variant_file, tmp_path, ta
     assert err.count("\n") == 1, err
     assert err.startswith("boolnet-spec prove: error: ")
     assert message in err
+
+
+@pytest.mark.req("PROVE-2")
+def test_a_variant_file_imports_a_helper_beside_it_and_the_import_state_is_restored(
+        capsys, variant_file):
+    import sys
+
+    variant_file("""
+        from boolnet_spec.spec.variants import Param
+
+        PARAMS = [Param("gamma"), Param("beta"), Param("mean"), Param("sigma", positive=True)]
+        """, name="bn_helper_14.py")
+    path = variant_file("""
+        from bn_helper_14 import PARAMS
+        from boolnet_spec.spec.variants import Variant
+
+        plain = Variant("plain", PARAMS, lambda s, p: p.gamma * (s - p.mean) / p.sigma + p.beta)
+        """)
+    saved_path, saved_modules = list(sys.path), set(sys.modules)
+    code, out, _ = run(capsys, f"--variant={path}:plain", "--json")
+    assert code == 0, out
+    assert json.loads(out)["status"] == "proved"
+    assert sys.path == saved_path
+    assert "bn_helper_14" not in sys.modules
+    assert not {name for name in set(sys.modules) - saved_modules
+                if name.startswith(("bn_helper", "boolnet_variant_"))}
+
+
+@pytest.mark.req("PROVE-3")
+def test_units_prints_a_threshold_unit_per_row(capsys, variant_file, tmp_path):
+    path = variant_file(BN_FILE)
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps([{"gamma": 1, "beta": 0, "mean": 0.5, "sigma": 1, "n": 3},
+                                {"gamma": "-2", "beta": "1/3", "mean": 0, "sigma": 2, "n": 5},
+                                {"gamma": 0, "beta": -1, "mean": 0, "sigma": 1, "n": 5}]))
+    code, out, _ = run(capsys, f"--variant={path}:plain", f"--units={rows}", "--json")
+    assert code == 0
+    units = json.loads(out)["units"]
+    # gamma = 1: s >= 1/2 on D_3 is (1, 1); gamma = -2: y >= 0 iff s <= 1/3, on D_5 (0, -1);
+    # gamma = 0 with beta < 0: constant 0, (1, n + 2).
+    assert [row["units"] for row in units] == [[{"polarity": 1, "threshold": 1}],
+                                               [{"polarity": 0, "threshold": -1}],
+                                               [{"polarity": 1, "threshold": 7}]]
+    code, out, _ = run(capsys, f"--variant={path}:plain", f"--units={rows}")
+    assert code == 0 and "row 1: (0, -1)" in out
+
+
+@pytest.mark.req("PROVE-3")
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--timeout=nan"], "--timeout"),
+    (["--timeout=-1"], "--timeout"),
+    (["--units=rows.json"], "--units: expected --variant"),
+    (["--variant=v.py:plain", "--theorem", "PROOF-4"], "--theorem: expected no --variant"),
+])
+def test_bad_usage_exits_2_with_one_line(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and message in err
+
+
+@pytest.mark.req("PROVE-3")
+@pytest.mark.parametrize(("rows", "message"), [
+    ("not json", "a readable JSON file"),
+    ('{"gamma": 1}', "a JSON list of rows"),
+    ('[{"gamma": 1, "beta": 0, "mean": 0, "sigma": -1, "n": 3}]', "row 0 sigma"),
+    ('[{"gamma": 1, "beta": 0, "mean": 0, "sigma": 1}]', "row 0 n"),
+])
+def test_a_bad_rows_file_exits_2(capsys, variant_file, tmp_path, rows, message):
+    path = variant_file(BN_FILE)
+    rows_path = tmp_path / "rows.json"
+    rows_path.write_text(rows)
+    code, out, err = run(capsys, f"--variant={path}:plain", f"--units={rows_path}")
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and message in err
+
+
+@pytest.mark.req("ERR-3", "PROVE-2")
+def test_prove_exit_codes_are_those_of_every_command(capsys, variant_file, monkeypatch):
+    path = variant_file(BN_FILE)
+    assert run(capsys, f"--variant={path}:plain")[0] == 0
+    assert run(capsys, f"--variant={path}:strict")[0] == 1
+    assert run(capsys, f"--variant={path}:broken")[0] == 2
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr("boolnet_spec.spec.variants.prove_variant", crash)
+    code, out, err = run(capsys, f"--variant={path}:plain")
+    assert code == 3
+    assert out == "" and "a bug of ours" in err

@@ -4,8 +4,7 @@
 ``boolnet-spec prove --json``; ``tests/test_theorems.py`` proves every theorem again and checks the
 report against the registry) as a table: label, theorem, how z3 proves it, status and seconds. A
 theorem of :mod:`boolnet_spec.spec.theorems` missing from the report, or a report row that is not
-proved, is a
-warning, so the ``-W`` build fails on a stale report.
+proved, is a warning, so the ``-W`` build fails on a stale report.
 """
 
 from __future__ import annotations

@@ -103,6 +103,11 @@ def first_sentence(text: str) -> str:
     return text
 
 
+def installed(module: str) -> str:
+    """The import name of a module, whether the registry names it by its folder or installed."""
+    return module if module.startswith("boolnet_spec.") else f"boolnet_spec.{module}"
+
+
 def xref(domain: str, typ: str, target: str, docname: str, content: nodes.Node) -> pending_xref:
     return pending_xref("", content, refdomain=domain, reftype=typ, reftarget=target,
                         refdoc=docname, refwarn=True)
@@ -270,7 +275,7 @@ class RequirementsTableDirective(SphinxDirective):
     def summary(self, req: Requirement) -> list[nodes.Node]:
         # Docstrings name classes relative to their module (:class:`SpecError`).
         saved = self.env.ref_context.get("py:module")
-        self.env.ref_context["py:module"] = req.module
+        self.env.ref_context["py:module"] = installed(req.module)
         try:
             inline, messages = self.parse_inline(first_sentence(req.text))
         finally:
