@@ -12,8 +12,8 @@
 .. req:: PROVE-2
 
    ``boolnet-spec prove --variant=PATH.py:NAME`` loads the
-   :class:`~boolnet_spec.spec.variants.declarations.Variant` named ``NAME`` from the Python file ``PATH.py``
-   and proves it (VARIANT-2 to VARIANT-5), printing the fold, or the counterexample with its
+   :class:`~boolnet_spec.spec.variants.declarations.Variant` named ``NAME`` from the Python file
+   ``PATH.py`` and proves it (VARIANT-2 to VARIANT-5), printing the fold, or the counterexample with its
    replay. With ``--json`` it prints ``{"variant", "status", "fold", "counterexample", "reason",
    "seconds"}``. It exits 0 only when the status is ``proved``, 1 for any other status, and 2
    with a one-line message when the file cannot be loaded, holds no such variant, or the
@@ -81,7 +81,8 @@ def _one_line(text: object) -> str:
 
 
 def load_variant(target: str):
-    """The :class:`~boolnet_spec.spec.variants.declarations.Variant` ``NAME`` of ``PATH.py:NAME`` (PROVE-2)."""
+    """The :class:`~boolnet_spec.spec.variants.declarations.Variant` ``NAME`` of
+    ``PATH.py:NAME`` (PROVE-2)."""
     from boolnet_spec.spec.variants import Variant, VariantError
 
     def fail(why: str):

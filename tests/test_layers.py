@@ -87,7 +87,7 @@ def test_the_import_graph_has_no_cycle():
         stack.append(module)
         for target in sorted(graph[module]):
             # A package's __init__ re-exports its submodules: that edge is not a cycle.
-            if not target.startswith(module + "."):
+            if target != module and not target.startswith(module + "."):
                 visit(target)
         stack.pop()
         done.add(module)
@@ -96,14 +96,21 @@ def test_the_import_graph_has_no_cycle():
         visit(module)
 
 
+# The variant loader puts the variant file's folder first while that file runs, as Python does for
+# a script (PROVE-2), and restores sys.path after: the one sanctioned change.
+SYS_PATH_ALLOWED = {"spec/prove_cli.py"}
+
+
 def test_no_sys_path_insertion_anywhere_but_the_docs_extensions():
     offenders = []
     for folder in ("reference", "spec", "equivalence", "boolnet_spec", "tests", "benchmarks"):
         for path in (ROOT / folder).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             pattern = r"sys\.path\s*(\.insert|\.append|\[|\+=)"
-            if path != Path(__file__) and re.search(pattern, text):
-                offenders.append(str(path.relative_to(ROOT)))
+            name = path.relative_to(ROOT).as_posix()
+            if path != Path(__file__) and name not in SYS_PATH_ALLOWED \
+                    and re.search(pattern, text):
+                offenders.append(name)
     assert offenders == []
     conf = (ROOT / "docs" / "conf.py").read_text(encoding="utf-8")
     assert re.findall(r"sys\.path.*", conf) == ['sys.path.insert(0, str(DOCS / "_ext"))']

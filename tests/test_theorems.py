@@ -30,7 +30,7 @@ def test_theorem_is_proved(label):
 
 def test_every_theorem_is_a_stated_requirement_and_back():
     stated = {label for label, req in requirements().items()
-              if req.module.startswith("spec.theorems.")}
+              if req.module.startswith("boolnet_spec.spec.theorems.")}
     assert stated == set(THEOREMS)
 
 
