@@ -163,7 +163,7 @@ def _npy_header(handle: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype,
         shape, _, dtype = readers[version](handle)
     except SpecError:
         raise
-    except (*READ_ERRORS, SyntaxError, TypeError) as error:
+    except Exception as error:  # numpy's header parser raises many types on a malformed header
         raise FormatError(name, "a .npy array", _reason(error), "MODEL-1") from None
     if dtype.hasobject:
         raise FormatError(name, "numeric arrays only (no pickle, no object arrays)",

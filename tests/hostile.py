@@ -84,13 +84,14 @@ def unwritable_directory(tmp_path: Path):
 
 @contextlib.contextmanager
 def budget(seconds: int = 10, memory_bytes: int = 1 << 30):
-    """Fail with :class:`OverBudget` after ``seconds``; allocations beyond ``memory_bytes`` more
-    than the process holds now raise MemoryError (where the platform lets us cap it)."""
+    """Fail with :class:`OverBudget` after ``seconds`` of CPU time (a loaded machine does not
+    count against the command); allocations beyond ``memory_bytes`` more than the process holds
+    now raise MemoryError (where the platform lets us cap it)."""
     def expire(signum, frame):
-        raise OverBudget(f"over the {seconds} s budget")
+        raise OverBudget(f"over the budget of {seconds} CPU seconds")
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     limits = resource.getrlimit(resource.RLIMIT_AS)
     capped = False
     try:
@@ -103,8 +104,8 @@ def budget(seconds: int = 10, memory_bytes: int = 1 << 30):
     try:
         yield
     finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
         if capped:
             resource.setrlimit(resource.RLIMIT_AS, limits)
 

@@ -82,8 +82,8 @@ def test_build_writes_both_outputs_or_neither(tmp_path, capsys, monkeypatch, fai
         real(handle, **arrays)
 
     monkeypatch.setattr(np, "savez_compressed", savez)
-    code, out, err = run_cli(capsys, "build", *RANDOM, "-o", model, "--export-state-dict",
-                             export)
+    code, _, err = run_cli(capsys, "build", *RANDOM, "-o", model, "--export-state-dict",
+                           export)
     assert code == 2 and "No space left" in err and err.count("\n") == 1, err
     assert model.read_bytes() == b"old model"
     assert export.read_bytes() == b"old parameters"
