@@ -8,40 +8,31 @@ the limit and the value.
 .. req:: LIMIT-1
 
    Sizes and counts. ``ERROR_IF`` one of these exceeds its limit
-   (:class:`~boolnet_spec.reference.errors.BoundError`):
+   (:class:`~boolnet_spec.reference.errors.BoundError`); where it is read from is in brackets:
 
-   ======================================  =============================  ======================
-   value                                   read from                      limit
-   ======================================  =============================  ======================
-   images in a batch ``N``                 ``--input``, ``--samples``     ``MAX_IMAGES`` = 65536
-   classes                                 header, ``--classes``,         ``MAX_CLASSES`` = 65536
-                                           ``fc.weight``
-   slices ``S``                            header, ``--slices``           ``MAX_SLICES`` = 64
-   stage width (channels per slice)        header, ``--widths``,          ``MAX_WIDTH`` = 8192
-                                           checkpoint shapes
-   stages                                  header, ``--widths``,          ``MAX_STAGES`` = 16
-                                           ``layerL`` keys
-   blocks per stage, block index + 1       header, ``--blocks``,          ``MAX_BLOCKS`` = 64
-                                           ``layerL.b`` keys
-   image size ``H = W``                    header, ``--image-size``,      ``MAX_IMAGE_SIZE``
-                                           ``--input``                    = 4096
-   stride, padding, dilation, pooling      node attributes                ``MAX_CONV_ATTR`` = 64
-   activation elements of one image        the architecture               ``MAX_ACTIVATIONS``
-   (``S * 2 * max(widths) * Hs * Ws``,                                    = 2**28
-   ``Hs`` the stem's output size)
-   elements of one batch tensor            ``N`` times the above          ``MAX_BATCH_ELEMENTS``
-                                                                          = 2**31
-   parameters of a configuration, bounded  the architecture               ``MAX_PARAMETERS``
-   by ``B*(29 + 2*S)*W**2 + (K + 256)*W``                                 = 2**28
-   (``B`` blocks, ``W = max(widths)``,
-   ``K`` classes)
-   seconds of one z3 query                 ``--timeout``                  ``MAX_TIMEOUT_SECONDS``
-                                                                          = 3600
-   a seed                                  ``--seed``                     ``[0, 2**32)``
-   disagreements listed                    ``--limit``                    ``MAX_LISTED`` = 2**20
-   training epochs                         ``--epochs``                   ``MAX_EPOCHS`` = 10000
-   PE rows, SIMD bits                      ``--pe``, ``--simd``           ``MAX_PE`` = 65536
-   ======================================  =============================  ======================
+   - ``MAX_IMAGES`` = 65536: images in a batch ``N`` (``--input``, ``--samples``);
+   - ``MAX_CLASSES`` = 65536: classes (the header, ``--classes``, ``fc.weight``);
+   - ``MAX_SLICES`` = 64: slices ``S`` (the header, ``--slices``, ``--offsets``);
+   - ``MAX_WIDTH`` = 8192: the width of a stage, channels per slice (the header, ``--widths``,
+     a checkpoint's shapes);
+   - ``MAX_STAGES`` = 16: stages (the header, ``--widths``, a checkpoint's ``layerL`` keys);
+   - ``MAX_BLOCKS`` = 64: blocks per stage, and a block index plus one (the header,
+     ``--blocks``, a checkpoint's ``layerL.b`` keys);
+   - ``MAX_IMAGE_SIZE`` = 4096: the image size ``H = W`` (the header, ``--image-size``);
+   - ``MAX_CONV_ATTR`` = 64: a node's stride, padding, dilation, groups and pooling;
+   - ``MAX_ACTIVATIONS`` = 2**28: activation elements of one image,
+     ``S * 2 * max(widths) * Hs * Ws`` with ``Hs = Ws`` the stem's output size;
+   - ``MAX_BATCH_ELEMENTS`` = 2**31: elements of the largest tensor of a batch, ``N`` times its
+     elements per image (``run``, ``datapath``);
+   - ``MAX_PARAMETERS`` = 2**28: the parameters of a configuration, bounded by
+     ``B * (29 + 2*S) * W**2 + (K + 256) * W`` with ``B`` blocks, ``W = max(widths)`` and ``K``
+     classes;
+   - ``MAX_TIMEOUT_SECONDS`` = 3600: one z3 query (``--timeout``, which must also be finite
+     and positive);
+   - ``MAX_SEED`` = 2**32 - 1: a seed, at least 0 (``--seed``);
+   - ``MAX_LISTED`` = 2**20: disagreements listed (``--limit``, at least 0);
+   - ``MAX_EPOCHS`` = 10000: training epochs (``--epochs``, at least 1);
+   - ``MAX_PE`` = 65536: PE rows and SIMD bits (``--pe``, ``--simd``).
 
    Counters of work and size (bits, units, cycles, operations) are Python integers, never
    fixed-width, so a reported number is never wrapped.
