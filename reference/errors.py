@@ -49,8 +49,8 @@
 
 .. req:: ERR-6
 
-   Outputs are all-or-nothing, through one writer
-   (:func:`boolnet_spec.reference.safe_io.write_outputs`). Every output path of a command is
+   Outputs are all-or-nothing, through one writer (``write_outputs`` of
+   ``boolnet_spec.reference.safe_io``). Every output path of a command is
    checked before any work: its directory exists and accepts a new file, it is not a directory,
    and no two outputs of one command share a path. Every output is written to a temporary file
    beside its destination, and the temporary files are renamed onto their destinations only
