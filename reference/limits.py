@@ -19,7 +19,8 @@ the limit and the value.
    - ``MAX_BLOCKS`` = 64: blocks per stage, and a block index plus one (the header,
      ``--blocks``, a checkpoint's ``layerL.b`` keys);
    - ``MAX_IMAGE_SIZE`` = 4096: the image size ``H = W`` (the header, ``--image-size``);
-   - ``MAX_CONV_ATTR`` = 64: a node's stride, padding, dilation, groups and pooling;
+   - ``MAX_CONV_ATTR`` = 64: a node's stride, padding, dilation and pooling (its groups are
+     bounded by its channels);
    - ``MAX_ACTIVATIONS`` = 2**28: activation elements of one image,
      ``S * 2 * max(widths) * Hs * Ws`` with ``Hs = Ws`` the stem's output size;
    - ``MAX_BATCH_ELEMENTS`` = 2**31: elements of the largest tensor of a batch, ``N`` times its

@@ -142,7 +142,7 @@ class _Context:
         error_if(not isinstance(value, kinds) or isinstance(value, bool), FormatError,
                  f"node {self.node.name} attrs.{key}", f"a value of type {kinds}", repr(value),
                  "NET-6")
-        if kinds is int:  # stride, padding, dilation, groups, pool: before any loop uses them
+        if key in ("stride", "padding", "dilation", "pool"):  # before any loop uses them
             check_limit(value, MAX_CONV_ATTR, f"node {self.node.name} attrs.{key}")
         return value
 
