@@ -61,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     except InternalError as error:
         print(f"{prefix}: {error}", file=sys.stderr)
         return EXIT_INTERNAL
+    except MemoryError:
+        # Within every limit of LIMIT-1, the request still exceeds this machine: refuse cleanly.
+        print(f"{prefix}: error: memory: expected an input within this machine's memory, got "
+              "one that needs more [LIMIT-1]", file=sys.stderr)
+        return EXIT_INPUT
     except Exception as error:  # a bug of ours, never the input's: say so (ERR-3)
         traceback.print_exc(file=sys.stderr)
         print(f"{prefix}: {InternalError(f'{type(error).__name__}: {error}')}", file=sys.stderr)

@@ -70,12 +70,29 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
+from boolnet_spec.reference.limits import (
+    MAX_ACTIVATIONS,
+    MAX_BLOCKS,
+    MAX_CLASSES,
+    MAX_IMAGE_SIZE,
+    MAX_PARAMETERS,
+    MAX_SLICES,
+    MAX_STAGES,
+    MAX_WIDTH,
+    check_limit,
+)
 from boolnet_spec.reference.slices import slice_offsets
 
 __all__ = ["Architecture", "BlockPlan", "CONFIGS", "OFFICIAL_LAYOUTS", "architecture",
            "block_plans", "state_dict_layout", "read_layout", "official_layout"]
 
 OFFICIAL_LAYOUTS = Path(__file__).resolve().parent / "data" / "official-state-dict"
+
+
+def stem_output_size(size: int) -> int:
+    """The stem's conv (7x7, stride 2, padding 3) then maxpool (3x3, stride 2, padding 1)."""
+    conv = (size + 2 * 3 - 7) // 2 + 1
+    return (conv + 2 * 1 - 3) // 2 + 1
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,8 @@ class Architecture:
                  "true or false", repr(self.dilate_last), "ARCH-1")
         error_if(isinstance(self.slices, bool), DomainError, "architecture.slices",
                  "an integer", repr(self.slices), "ARCH-1")
+        if isinstance(self.slices, int):  # before slice_offsets allocates S offsets
+            check_limit(self.slices, MAX_SLICES, "architecture.slices")
         slice_offsets(self.slices)
         error_if(len(self.widths) < 1 or len(self.widths) != len(self.blocks), ShapeError,
                  "architecture.widths/blocks", "one width and one block count per stage",
@@ -110,10 +129,29 @@ class Architecture:
             error_if(any(not isinstance(v, int) or isinstance(v, bool) or v < 1
                          for v in values), DomainError,
                      f"architecture.{what}", "positive integers", list(values), "ARCH-1")
+        self._check_limits()
         # The authors' downsample reads the unsplit input, so a stage must widen the network.
         error_if(any(b <= a for a, b in zip(self.widths, self.widths[1:], strict=False)),
                  DomainError, "architecture.widths", "strictly increasing stage widths",
                  list(self.widths), "ARCH-1")
+
+    def _check_limits(self) -> None:
+        """LIMIT-1, from Python integers, before anything is allocated."""
+        check_limit(len(self.widths), MAX_STAGES, "architecture.widths (stages)")
+        for what, values, limit in (("widths", self.widths, MAX_WIDTH),
+                                    ("blocks", self.blocks, MAX_BLOCKS),
+                                    ("classes", (self.classes,), MAX_CLASSES),
+                                    ("image_size", (self.image_size,), MAX_IMAGE_SIZE)):
+            for value in values:
+                check_limit(value, limit, f"architecture.{what}")
+        widest = max(self.widths)
+        stem = max(stem_output_size(self.image_size), 1)
+        check_limit(self.slices * 2 * widest * stem * stem, MAX_ACTIVATIONS,
+                    "architecture: activation elements of one image (S * 2 * max(widths) * "
+                    "Hs * Ws)")
+        check_limit(sum(self.blocks) * (29 + 2 * self.slices) * widest * widest
+                    + (self.classes + 256) * widest, MAX_PARAMETERS,
+                    "architecture: parameters (bound B * (29 + 2*S) * W**2 + (K + 256) * W)")
 
     @property
     def stem_width(self) -> int:
@@ -169,12 +207,6 @@ class BlockPlan:
     last: bool
     input_size: int
     output_size: int
-
-
-def stem_output_size(size: int) -> int:
-    """The stem's conv (7x7, stride 2, padding 3) then maxpool (3x3, stride 2, padding 1)."""
-    conv = (size + 2 * 3 - 7) // 2 + 1
-    return (conv + 2 * 1 - 3) // 2 + 1
 
 
 def block_plans(arch: Architecture) -> list[BlockPlan]:

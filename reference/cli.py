@@ -16,6 +16,7 @@ from boolnet_spec.reference.batchnorm import DEFAULT_EPS, BatchNorm
 from boolnet_spec.reference.commandline import (
     add_forward_arguments,
     check_output,
+    check_outputs,
     format_table,
     forward_command,
     print_json,
@@ -30,6 +31,13 @@ from boolnet_spec.reference.errors import (
 )
 from boolnet_spec.reference.exact import round_to_float32
 from boolnet_spec.reference.fold import fold_bn_sign
+from boolnet_spec.reference.limits import (
+    MAX_NUMBER_CHARS,
+    MAX_SLICES,
+    MAX_STAGES,
+    check_limit,
+    check_seed,
+)
 from boolnet_spec.reference.slices import slice_offsets
 from boolnet_spec.reference.threshold import GE
 
@@ -39,14 +47,42 @@ __all__ = ["register", "float32_from_decimal", "binary64_from_decimal"]
 DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
+def _check_length(text: str, flag: str) -> str:
+    text = text.strip()
+    error_if(len(text) > MAX_NUMBER_CHARS, BoundError, flag,
+             f"a number of at most {MAX_NUMBER_CHARS} characters", f"{len(text)} characters",
+             "LIMIT-3")
+    return text
+
+
+def _decimal_order(match: re.Match) -> int | None:
+    """``e`` with ``10**e <= |value| < 10**(e + 1)`` from the digits and the exponent alone, or
+    ``None`` for zero (LIMIT-3)."""
+    whole, _, fraction = match.group(1).partition(".")
+    exponent = int(match.group(2)[1:]) if match.group(2) else 0
+    if whole.lstrip("0"):
+        return len(whole.lstrip("0")) - 1 + exponent
+    if fraction.strip("0"):
+        return -(len(fraction) - len(fraction.lstrip("0"))) - 1 + exponent
+    return None
+
+
 def float32_from_decimal(text: str, flag: str) -> np.float32:
-    """The float32 nearest to the decimal ``text`` (EXACT-1)."""
-    if not DECIMAL.fullmatch(text.strip()):
-        non_finite = text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity")
+    """The float32 nearest to the decimal ``text`` (EXACT-1), its magnitude bounded before it
+    is expanded exactly (LIMIT-3)."""
+    text = _check_length(text, flag)
+    match = DECIMAL.fullmatch(text)
+    if not match:
+        non_finite = text.lower().lstrip("+-") in ("nan", "inf", "infinity")
         raise (NonFiniteError if non_finite else DomainError)(
             flag, "a finite decimal number such as -1.25e-3", repr(text), "EXACT-1")
-    value = Fraction(text.strip())
-    rounded = round_to_float32(value)
+    order = _decimal_order(match)
+    negative = text.startswith("-")
+    if order is None or order < -60:  # below half the smallest subnormal: a signed zero
+        return np.float32(-0.0 if negative else 0.0)
+    error_if(order >= 39, NonFiniteError, flag,
+             "a decimal below 2**128 - 2**103 in magnitude (float32 range)", text, "EXACT-1")
+    rounded = round_to_float32(Fraction(text))
     error_if(not np.isfinite(rounded), NonFiniteError, flag,
              "a decimal below 2**128 - 2**103 in magnitude (float32 range)", text, "EXACT-1")
     return rounded
@@ -54,6 +90,7 @@ def float32_from_decimal(text: str, flag: str) -> np.float32:
 
 def binary64_from_decimal(text: str, flag: str) -> float:
     """The binary64 nearest to the decimal ``text``; NaN and infinities are errors."""
+    text = _check_length(text, flag)
     try:
         value = float(text)
     except ValueError:
@@ -83,17 +120,20 @@ def fold_row(values: dict[str, str], where: str) -> tuple[int, np.ndarray, objec
     errors name ``where`` and the field."""
     scalar = {key: float32_from_decimal(values[key], f"{where}{key}")
               for key in ("gamma", "beta", "mean", "var", "alpha", "bias")}
-    error_if(not re.fullmatch(r"[+-]?\d{1,6}", values["n"].strip()), DomainError, f"{where}n",
+    error_if(not re.fullmatch(r"[+-]?\d+", values["n"].strip()), DomainError, f"{where}n",
              "an integer dot-product length", repr(values["n"]), "ACC-3")
-    n = check_n(int(values["n"]), f"{where}n")
+    n = check_n(int(_check_length(values["n"], f"{where}n")), f"{where}n")
     eps = binary64_from_decimal(values["eps"], f"{where}eps")
     if values.get("slices", "").strip():
-        error_if(not re.fullmatch(r"\d{1,4}", values["slices"].strip()), DomainError,
+        error_if(not re.fullmatch(r"\d+", values["slices"].strip()), DomainError,
                  f"{where}slices", "a slice count", repr(values["slices"]), "SLICE-1")
-        offsets = slice_offsets(int(values["slices"]))
+        slices = int(_check_length(values["slices"], f"{where}slices"))
+        offsets = slice_offsets(check_limit(slices, MAX_SLICES, f"{where}slices"))
     else:
-        offsets = np.array([float32_from_decimal(o, f"{where}offsets")
-                            for o in values["offsets"].split(",")], dtype=np.float32)
+        texts = values["offsets"].split(",")
+        check_limit(len(texts), MAX_SLICES, f"{where}offsets (slices)")
+        offsets = np.array([float32_from_decimal(o, f"{where}offsets") for o in texts],
+                           dtype=np.float32)
     pair = "--var/--eps" if where == "--" else f"{where}var/eps"
     error_if(Fraction(float(scalar["var"])) + Fraction(eps) <= 0, DomainError, pair,
              "var + eps > 0", f"var = {float(scalar['var'])!r}, eps = {eps!r}", "BN-2")
@@ -186,31 +226,34 @@ def fold_command(args: argparse.Namespace) -> int:
 def integers(text: str, flag: str) -> tuple[int, ...]:
     error_if(not re.fullmatch(r"\d+(,\d+)*", text.strip()), DomainError, flag,
              "comma-separated positive integers", repr(text), "ARCH-1")
-    return tuple(int(v) for v in text.split(","))
+    values = text.strip().split(",")
+    check_limit(len(values), MAX_STAGES, f"{flag} (stages)")
+    return tuple(int(_check_length(v, flag)) for v in values)
 
 
 def build_command(args: argparse.Namespace) -> int:
     from boolnet_spec.reference.architecture import architecture
     from boolnet_spec.reference.build import build_model, random_state_dict
-    from boolnet_spec.reference.modelfile import save_model
-    from boolnet_spec.reference.safe_io import write_npz_atomic
+    from boolnet_spec.reference.modelfile import write_model
+    from boolnet_spec.reference.safe_io import write_outputs
     from boolnet_spec.reference.statedict import load_state_dict
 
-    out = check_output(args.output)
-    export = check_output(args.export_state_dict, "--export-state-dict") \
-        if args.export_state_dict else None
+    out, export = check_outputs((args.output, "-o"),
+                                (args.export_state_dict, "--export-state-dict"))
+    seed = check_seed(args.seed)
     arch = architecture(args.config)
     scale = {"widths": integers(args.widths, "--widths") if args.widths else None,
              "blocks": integers(args.blocks, "--blocks") if args.blocks else None,
              "classes": args.classes, "image_size": args.image_size}
     if any(v is not None for v in scale.values()):
         arch = arch.scaled(**scale)
-    state = random_state_dict(arch, args.seed) if args.random else \
+    state = random_state_dict(arch, seed) if args.random else \
         load_state_dict(args.state_dict)
     model = build_model(arch, state)
-    save_model(model, out)
+    outputs = {out: lambda handle: write_model(model, handle)}
     if export is not None:
-        write_npz_atomic(export, state)
+        outputs[export] = lambda handle: np.savez_compressed(handle, **state)
+    write_outputs(outputs)  # both files or neither (ERR-6)
     layers = model.layers()
     summary = {"output": str(out), "architecture": arch.to_json(), "nodes": len(model.nodes),
                "binary_layers": len(layers),

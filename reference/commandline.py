@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from boolnet_spec.reference.errors import DomainError, error_if
+from boolnet_spec.reference.errors import UsageError, error_if
 
-__all__ = ["check_output", "format_table", "print_json", "add_forward_arguments",
+__all__ = ["check_output", "check_outputs", "format_table", "print_json", "add_forward_arguments",
            "forward_command"]
 
 Column = tuple[str, int, str | Callable[[dict], object]]
@@ -24,12 +24,24 @@ Column = tuple[str, int, str | Callable[[dict], object]]
 
 
 def check_output(path: str, flag: str = "-o") -> Path:
-    """An output path in an existing directory, checked before any work (MODEL-5)."""
-    out = Path(path)
-    error_if(not out.parent.is_dir(), DomainError, flag, "a path in an existing directory",
-             str(out), "MODEL-5")
-    error_if(out.is_dir(), DomainError, flag, "a file path, not a directory", str(out), "MODEL-5")
-    return out
+    """An output path in an existing directory that accepts a new file, checked before any work
+    (MODEL-5, ERR-6)."""
+    from boolnet_spec.reference.safe_io import check_writable
+
+    return check_writable(path, flag)
+
+
+def check_outputs(*outputs: tuple[str | None, str]) -> list[Path | None]:
+    """Every ``(path, flag)`` output of one command, checked before any work; ``None`` paths are
+    absent options. No two outputs may share a path (ERR-6)."""
+    paths = [None if path is None else check_output(path, flag) for path, flag in outputs]
+    given = [(path.resolve(), flag) for path, (_, flag) in zip(paths, outputs, strict=True)
+             if path is not None]
+    for index, (path, flag) in enumerate(given):
+        for other, other_flag in given[:index]:
+            error_if(path == other, UsageError, f"{other_flag} and {flag}",
+                     "different output paths", str(path), "ERR-6")
+    return paths
 
 
 def _cell(value: object) -> str:

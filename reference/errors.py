@@ -34,6 +34,29 @@
 
    A check costs nothing when it passes: :func:`error_if` evaluates a message part that is a
    callable only when the condition holds.
+
+.. req:: ERR-5
+
+   One error boundary per command. Any failure while reading an input, whether the file cannot
+   be opened (an OS error), a compressed member does not inflate, its JSON does not parse, a
+   number does not convert or user code in a variant file raises, becomes the typed error of its
+   class (:class:`FormatError` for a malformed or unreadable file, :class:`BoundError` for a
+   limit of LIMIT-1 to LIMIT-3), printed as one stderr line naming the file, the field and the
+   value, with exit 2, before any output is written. An unwritable output location is a
+   :class:`DomainError` naming the option and the path. Every other exception is a bug of this
+   suite: exit 3 with a hint to report it (ERR-3). A batch of zero images is a
+   :class:`ShapeError` in every command that reads images.
+
+.. req:: ERR-6
+
+   Outputs are all-or-nothing, through one writer (``write_outputs`` of
+   ``boolnet_spec.reference.safe_io``). Every output path of a command is
+   checked before any work: its directory exists and accepts a new file, it is not a directory,
+   and no two outputs of one command share a path. Every output is written to a temporary file
+   beside its destination, and the temporary files are renamed onto their destinations only
+   when every one of them is complete; a failure before that removes them all and leaves every
+   destination as it was. A command with two outputs writes both or neither. Every output file
+   gets the same mode, ``0o666`` masked by the process's umask.
 """
 
 from __future__ import annotations

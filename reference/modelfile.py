@@ -46,17 +46,24 @@ from __future__ import annotations
 
 import json
 import os
+from typing import BinaryIO
 
 import numpy as np
 
 from boolnet_spec.reference import SPEC_VERSION
 from boolnet_spec.reference.architecture import Architecture
-from boolnet_spec.reference.errors import FormatError, SpecError, error_if
+from boolnet_spec.reference.errors import BoundError, FormatError, SpecError, error_if
 from boolnet_spec.reference.network import Model, Node
-from boolnet_spec.reference.safe_io import MAX_MODEL_BYTES, read_npz, write_npz_atomic
+from boolnet_spec.reference.safe_io import (
+    MAX_MODEL_BYTES,
+    loads_json,
+    read_npz,
+    write_atomic,
+    write_npz,
+)
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_MODEL_BYTES", "save_model", "load_model",
-           "model_header", "model_members"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_MODEL_BYTES", "save_model", "write_model",
+           "load_model", "model_header", "model_members"]
 
 FORMAT = "boolnet-spec-model"
 FORMAT_VERSION = 1
@@ -91,10 +98,7 @@ def parse_header(arrays: dict[str, np.ndarray]) -> tuple[Architecture, list[Node
     raw = arrays.pop(HEADER)
     error_if(raw.dtype != np.uint8 or raw.ndim != 1, FormatError, HEADER,
              "a uint8 vector of UTF-8 JSON", f"{raw.dtype} {list(raw.shape)}", "MODEL-1")
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FormatError(HEADER, "UTF-8 JSON", str(error), "MODEL-2") from None
+    header = loads_json(raw.tobytes(), HEADER, "MODEL-2")
     error_if(not isinstance(header, dict), FormatError, HEADER, "a JSON object",
              type(header).__name__, "MODEL-2")
     error_if(header.get("format") != FORMAT, FormatError, "header.format", repr(FORMAT),
@@ -106,6 +110,8 @@ def parse_header(arrays: dict[str, np.ndarray]) -> tuple[Architecture, list[Node
     _field(header, "spec_version", str)
     try:
         architecture = Architecture.from_json(_field(header, "architecture", dict))
+    except BoundError:
+        raise
     except (TypeError, SpecError) as error:
         raise FormatError("header.architecture", "the fields of ARCH-1", str(error),
                           "MODEL-2") from None
@@ -134,7 +140,12 @@ def model_members(model: Model) -> dict[str, np.ndarray]:
     return {HEADER: raw, **model.arrays}
 
 
+def write_model(model: Model, handle: BinaryIO, compress: bool = True) -> None:
+    """Write ``model``'s archive to an open binary file (MODEL-1, MODEL-2); ``compress=False``
+    stores the members, so the bytes depend on nothing but the model."""
+    write_npz(handle, model_members(model), compress)
+
+
 def save_model(model: Model, path: str | os.PathLike, compress: bool = True) -> None:
-    """Write ``model`` to exactly ``path``, atomically (MODEL-5); ``compress=False`` stores the
-    members, so the bytes depend on nothing but the model."""
-    write_npz_atomic(path, model_members(model), compress)
+    """Write ``model`` to exactly ``path``, atomically (MODEL-5)."""
+    write_atomic(path, lambda handle: write_model(model, handle, compress))

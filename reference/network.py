@@ -54,6 +54,7 @@ the authors' model.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -66,6 +67,12 @@ from boolnet_spec.reference.channels import flatten_slices, shuffle_channels, sp
 from boolnet_spec.reference.encoding import check_bits
 from boolnet_spec.reference.errors import DomainError, FormatError, ShapeError, SpecError, error_if
 from boolnet_spec.reference.head import classifier, last_block_real, prelu
+from boolnet_spec.reference.limits import (
+    MAX_BATCH_ELEMENTS,
+    MAX_CONV_ATTR,
+    MAX_IMAGES,
+    check_limit,
+)
 from boolnet_spec.reference.logic import logic_or, logic_xnor
 from boolnet_spec.reference.maxpool import threshold_maxpool
 from boolnet_spec.reference.ops import BN_FIELDS, OPS, dispatch_table, lookup, op_spec
@@ -120,7 +127,10 @@ class _Context:
         return check_float32(self.array(role), self.member(role), shape, "NET-6")
 
     def batchnorm(self, role: str, channels: int) -> BatchNorm:
-        eps = self.node.attrs.get("eps", {}).get(role)
+        table = self.node.attrs.get("eps", {})
+        error_if(not isinstance(table, dict), FormatError, f"node {self.node.name} attrs.eps",
+                 "an object of binary64 numbers by BatchNorm role", repr(table)[:80], "NET-6")
+        eps = table.get(role)
         error_if(not isinstance(eps, (int, float)) or isinstance(eps, bool), FormatError,
                  f"node {self.node.name} attrs.eps.{role}", "a binary64 number", repr(eps),
                  "NET-6")
@@ -132,6 +142,8 @@ class _Context:
         error_if(not isinstance(value, kinds) or isinstance(value, bool), FormatError,
                  f"node {self.node.name} attrs.{key}", f"a value of type {kinds}", repr(value),
                  "NET-6")
+        if key in ("stride", "padding", "dilation", "pool"):  # before any loop uses them
+            check_limit(value, MAX_CONV_ATTR, f"node {self.node.name} attrs.{key}")
         return value
 
 
@@ -386,7 +398,7 @@ class Model:
                 continue
             state = self.states[node.name]
             weight = state["weight"]
-            n = int(np.prod(weight.shape[1:]))
+            n = math.prod(int(d) for d in weight.shape[1:])
             row = {"layer": node.name, "op": node.op,
                    "input": list(self.shapes[node.inputs[0]][1:]),
                    "output": list(self.shapes[node.outputs[1]][1:]),
@@ -398,7 +410,7 @@ class Model:
                 units = state["units"]
                 row |= {"slices": units.slices, "threshold_units": int(units.polarity.size),
                         "constant_units": int((units.constant() >= 0).sum()),
-                        "activation_bits": int(np.prod(row["output"]))}
+                        "activation_bits": math.prod(int(d) for d in row["output"])}
             else:
                 row |= {"slices": 0, "threshold_units": 0, "constant_units": 0,
                         "activation_bits": 0}
@@ -417,6 +429,10 @@ def run_graph(model: Model, image: np.ndarray,
     expected = list(model.shapes["image"][1:])
     error_if(list(image.shape[1:]) != expected, ShapeError, "image", f"shape [N, {expected}]",
              list(image.shape), label)
+    check_limit(image.shape[0], MAX_IMAGES, "image: images in the batch")
+    largest = max(math.prod(shape[1:]) for shape in model.shapes.values())
+    check_limit(image.shape[0] * largest, MAX_BATCH_ELEMENTS,
+                f"image: elements of the largest tensor of a batch of {image.shape[0]}")
     last_use = {name: index for index, node in enumerate(model.nodes) for name in node.inputs}
     env = {"image": image}
     kept = {}

@@ -37,7 +37,13 @@ import numpy as np
 
 from boolnet_spec.reference.architecture import Architecture, state_dict_layout
 from boolnet_spec.reference.errors import DTypeError, FormatError, ShapeError, error_if
-from boolnet_spec.reference.safe_io import read_npz
+from boolnet_spec.reference.limits import MAX_INPUT_BYTES
+from boolnet_spec.reference.safe_io import (
+    READ_ERRORS,
+    check_input_file,
+    check_zip_sizes,
+    read_npz,
+)
 
 __all__ = ["load_state_dict", "check_state_dict", "NESTED_KEYS"]
 
@@ -83,18 +89,22 @@ def _from_safetensors(path: Path) -> dict:
     from safetensors.numpy import load_file
     try:
         return load_file(path)
-    except (SafetensorError, OSError, ValueError, TypeError) as error:
+    except (SafetensorError, *READ_ERRORS, TypeError, RuntimeError) as error:
         raise FormatError(str(path), "a safetensors file", str(error)[:200], "SD-1") from None
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The arrays of a state-dict file (SD-1)."""
-    path = Path(path)
-    error_if(not path.is_file(), FormatError, "state dict", "an existing file", str(path), "SD-1")
+    path = check_input_file(path, "state dict", label="SD-1")
     suffix = path.suffix.lower()
     if suffix in (".pth", ".pt"):
+        # A .pth is a ZIP archive (or, in torch's legacy format, uncompressed): its size once
+        # inflated is capped before torch reads it (LIMIT-2).
+        check_zip_sizes(path, "state dict")
+        check_input_file(path, "state dict", MAX_INPUT_BYTES, "SD-1")
         return _from_torch(path)
     if suffix == ".safetensors":
+        check_input_file(path, "state dict", MAX_INPUT_BYTES, "SD-1")
         return _from_safetensors(path)
     error_if(suffix != ".npz", FormatError, "state dict", "a .pth, .pt, .safetensors or .npz file",
              str(path), "SD-1")

@@ -54,6 +54,8 @@ def check_image(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     error_if(image.ndim != 4 or image.shape[1] != 3, ShapeError, "image", "shape [N, 3, H, W]",
              list(image.shape), "STEM-1")
+    error_if(min(image.shape) < 1, ShapeError, "image", "a non-empty batch [N >= 1, 3, H >= 1, "
+             "W >= 1]", list(image.shape), "ERR-5")
     return check_float32(image, "image", image.shape, "STEM-1")
 
 

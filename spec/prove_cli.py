@@ -13,9 +13,9 @@
 
    ``boolnet-spec prove --variant=PATH.py:NAME`` loads the
    :class:`~boolnet_spec.spec.variants.declarations.Variant` named ``NAME`` from the Python file
-   ``PATH.py`` and proves it (VARIANT-2 to VARIANT-5), printing the fold, or the counterexample with its
-   replay. With ``--json`` it prints ``{"variant", "status", "fold", "counterexample", "reason",
-   "seconds"}``. It exits 0 only when the status is ``proved``, 1 for any other status, and 2
+   ``PATH.py`` and proves it (VARIANT-2 to VARIANT-5), printing the fold, or the counterexample
+   with its replay. With ``--json`` it prints ``{"variant", "status", "fold", "counterexample",
+   "reason", "seconds"}``. It exits 0 only when the status is ``proved``, 1 for any other status, and 2
    with a one-line message when the file cannot be loaded, holds no such variant, or the
    declaration is invalid (VARIANT-1). The file is loaded as Python runs a script: a module
    beside it (``from helper import x``) is importable while it loads, and ``sys.path`` and
@@ -45,7 +45,14 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from boolnet_spec.reference.errors import UsageError
+from boolnet_spec.reference.errors import (
+    DomainError,
+    NonFiniteError,
+    SpecError,
+    UsageError,
+    error_if,
+)
+from boolnet_spec.reference.limits import MAX_TEXT_BYTES, MAX_TIMEOUT_SECONDS, check_limit
 
 __all__ = ["register", "prove_command", "load_variant"]
 
@@ -95,6 +102,12 @@ def load_variant(target: str):
         raise fail("expected the form PATH.py:NAME")
     if not path.is_file():
         raise fail("no such file")
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise fail(f"{type(error).__name__}: {error}") from None
+    if size > MAX_TEXT_BYTES:
+        raise fail(f"{size} bytes, more than the {MAX_TEXT_BYTES} of LIMIT-2")
     module_name = f"boolnet_variant_{abs(hash(path.resolve()))}"
     saved_path, saved_modules = list(sys.path), dict(sys.modules)
     try:
@@ -118,6 +131,7 @@ def load_variant(target: str):
     if not isinstance(variant, Variant):
         found = "nothing" if variant is None else f"a {type(variant).__name__}"
         raise fail(f"{name} is {found}, not a Variant")
+    _check_fields(variant)
     return variant
 
 
@@ -133,6 +147,58 @@ def _forget_helpers(folder: Path, saved: dict, module_name: str) -> None:
     for name, module in saved.items():
         if sys.modules.get(name) is not module:
             sys.modules[name] = module
+
+
+def _check_fields(variant) -> None:
+    """The declaration's fields have the types of :class:`~boolnet_spec.spec.variants.Variant`
+    before the prover reads them (VARIANT-1, ERR-5)."""
+    from boolnet_spec.spec.variants import Fold, Param, VariantError
+
+    def wrong(field: str, expected: str, value: object):
+        return VariantError(f"variant {getattr(variant, 'name', '?')!r} {field}", expected,
+                            _one_line(repr(value))[:120], "VARIANT-1")
+
+    if not isinstance(variant.name, str):
+        raise wrong("name", "a string", variant.name)
+    for field in ("params", "inputs"):
+        values = getattr(variant, field)
+        if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+            raise wrong(field, "a list of Param", values)
+        for value in values:
+            if not isinstance(value, Param) or not isinstance(value.name, str):
+                raise wrong(field, "Param objects with a string name", value)
+    for field in ("preactivation", "assumptions", "reference"):
+        value = getattr(variant, field)
+        if not callable(value) and not (value is None and field != "preactivation"):
+            raise wrong(field, "a function", value)
+    fold = variant.claimed_fold
+    if fold is not None and (not isinstance(fold, Fold) or not callable(fold.direction)
+                             or not callable(fold.threshold)
+                             or not (fold.constant is None or callable(fold.constant))):
+        raise wrong("claimed_fold", "None or a Fold of functions", fold)
+    if not isinstance(variant.domain, str) or not isinstance(variant.description, str):
+        raise wrong("domain/description", "strings", (variant.domain, variant.description))
+
+
+def _raised_in(error: BaseException, path: Path) -> bool:
+    """Whether a frame of ``error``'s traceback runs code of the file ``path``."""
+    target, tb = path.resolve(), error.__traceback__
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == target:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _timeout_ms(args: argparse.Namespace, default: float) -> int:
+    """``--timeout`` in milliseconds: finite, positive and at most MAX_TIMEOUT_SECONDS."""
+    timeout = default if args.timeout is None else args.timeout
+    error_if(not math.isfinite(timeout), NonFiniteError, "--timeout", "a finite number of "
+             "seconds", timeout, "PROVE-1")
+    error_if(timeout <= 0, DomainError, "--timeout", "a number of seconds > 0", timeout,
+             "PROVE-1")
+    check_limit(timeout, MAX_TIMEOUT_SECONDS, "--timeout")
+    return max(1, int(timeout * 1000))
 
 
 def prove_command(args: argparse.Namespace) -> int:
@@ -158,11 +224,11 @@ def _prove_theorems(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError("--theorem", f"one of {', '.join(THEOREMS)}", ", ".join(unknown),
                            "PROVE-1")
-    timeout = args.timeout or THEOREM_TIMEOUT_SECONDS
+    timeout_ms = _timeout_ms(args, THEOREM_TIMEOUT_SECONDS)
     start = time.perf_counter()
     with tqdm(total=len(labels), desc="prove", unit="theorem", disable=None,
               file=sys.stderr) as bar:
-        results = prove_all(labels, int(timeout * 1000), BUDGET_SECONDS,
+        results = prove_all(labels, timeout_ms, BUDGET_SECONDS,
                             progress=lambda result: bar.update())
     total = time.perf_counter() - start
     proved = sum(result.status == "proved" for result in results)
@@ -196,32 +262,40 @@ def _read_rows(path_text: str) -> list:
 
 
 def _prove_variant(args: argparse.Namespace) -> int:
-    from boolnet_spec.spec.variants import prove_variant
+    from boolnet_spec.spec.variants import VariantError, prove_variant
     from boolnet_spec.spec.variants.units import check_row
 
+    timeout_ms = _timeout_ms(args, VARIANT_TIMEOUT_SECONDS)
     variant = load_variant(args.variant)
+    path = Path(args.variant.rpartition(":")[0])
     rows = _read_rows(args.units) if args.units is not None else None
-    if rows is not None:
-        for index, row in enumerate(rows):
-            check_row(variant, row, f"--units row {index}")
-    result = prove_variant(variant, int((args.timeout or VARIANT_TIMEOUT_SECONDS) * 1000))
-    if rows is not None and result.status == "proved":
-        units = [{"row": index, "units": [{"polarity": polarity, "threshold": threshold}
-                                          for polarity, threshold in result.units(row)]}
-                 for index, row in enumerate(rows)]
-        if args.json:
-            print(json.dumps({"variant": result.variant, "status": result.status,
-                              "units": units}))
-        else:
-            print(format_variant_result(result))
-            for row in units:
-                print(f"  row {row['row']}: " + ", ".join(
-                    f"({unit['polarity']}, {unit['threshold']})" for unit in row["units"]))
-        return 0
-    if args.json:
-        print(json.dumps(result.to_json()))
-    else:
-        print(format_variant_result(result))
+    try:
+        if rows is not None:
+            for index, row in enumerate(rows):
+                check_row(variant, row, f"--units row {index}")
+        result = prove_variant(variant, timeout_ms)
+        lines = [json.dumps(result.to_json()) if args.json else format_variant_result(result)]
+        if rows is not None and result.status == "proved":
+            units = [{"row": index, "units": [{"polarity": polarity, "threshold": threshold}
+                                              for polarity, threshold in result.units(row)]}
+                     for index, row in enumerate(rows)]
+            if args.json:
+                lines = [json.dumps({"variant": result.variant, "status": result.status,
+                                     "units": units})]
+            else:
+                lines += [f"  row {row['row']}: " + ", ".join(
+                    f"({unit['polarity']}, {unit['threshold']})" for unit in row["units"])
+                    for row in units]
+    except SpecError:
+        raise
+    except (Exception, SystemExit) as error:
+        if not _raised_in(error, path):
+            raise  # our bug, not the file's (ERR-3)
+        raise VariantError(f"variant {variant.name!r}", "functions that return an expression "
+                           "of s and the declared parameters",
+                           _one_line(f"{type(error).__name__} in {path}: {error}")[:200],
+                           "VARIANT-1") from None
+    print("\n".join(lines))
     return 0 if result.status == "proved" else 1
 
 

@@ -14,12 +14,22 @@ from boolnet_spec.reference.commandline import (
     print_json,
 )
 from boolnet_spec.reference.errors import DomainError
+from boolnet_spec.reference.limits import MAX_PE, check_limit
 
 __all__ = ["register", "datapath_command", "cost_command", "COST_COLUMNS"]
 
 
+def _check_machine(args: argparse.Namespace) -> None:
+    """``--pe`` and ``--simd`` within LIMIT-1, before the model is read (MVU-3 checks the
+    rest)."""
+    check_limit(args.pe, MAX_PE, "--pe")
+    check_limit(args.simd, MAX_PE, "--simd")
+
+
 def datapath_command(args: argparse.Namespace) -> int:
     from boolnet_spec.equivalence.datapath.machine import Datapath
+
+    _check_machine(args)
 
     def runner(model):
         return Datapath(model, pe=args.pe, simd=args.simd, acc_bits=args.acc_bits).run
@@ -102,6 +112,7 @@ def cost_command(args: argparse.Namespace) -> int:
     from boolnet_spec.equivalence.datapath.mvu import MVUConfig
     from boolnet_spec.reference.modelfile import load_model
 
+    _check_machine(args)
     plot = check_output(args.plot, "--plot") if args.plot else None
     config = MVUConfig(args.pe, args.simd)
     table = EnergyTable.from_json(args.energy) if args.energy else HOROWITZ_45NM

@@ -80,7 +80,6 @@ by running the reference. Counts are per image.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -155,11 +154,10 @@ class EnergyTable:
     @classmethod
     def from_json(cls, path: str | Path) -> EnergyTable:
         """A replacement table: a JSON object with every field of :data:`HOROWITZ_45NM`."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise FormatError("energy table", "a JSON file", f"{path}: {error}",
-                              "COST-7") from None
+        from boolnet_spec.reference.safe_io import loads_json, read_text
+
+        data = loads_json(read_text(path, f"energy table {path}", "COST-7"),
+                          f"energy table {path}", "COST-7")
         names = [item.name for item in fields(cls)]
         error_if(not isinstance(data, dict) or sorted(data) != sorted(names), FormatError,
                  "energy table", f"a JSON object with exactly the keys {names}",

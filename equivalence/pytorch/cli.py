@@ -28,7 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from boolnet_spec.reference.commandline import format_table, print_json
-from boolnet_spec.reference.errors import DomainError, error_if
+from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
+from boolnet_spec.reference.limits import (
+    MAX_EPOCHS,
+    MAX_IMAGES,
+    MAX_LISTED,
+    check_count,
+    check_seed,
+)
 
 __all__ = ["register", "compare_command", "certify_command", "train_command", "BUNDLED"]
 
@@ -61,7 +68,13 @@ def _load(args: argparse.Namespace, images: np.ndarray | None):
         error_if(args.config is None, DomainError, "--config",
                  "the configuration of CHECKPOINT (e.g. --config boolnet-k4)", "missing",
                  "CLI-1")
-        size = images.shape[2] if images is not None and images.ndim == 4 else args.image_size
+        size = args.image_size
+        if images is not None:
+            images = check_image(images)
+            error_if(images.shape[2] != images.shape[3], ShapeError, "--input",
+                     "square images [N, 3, H, W] with H = W (the architecture's image size)",
+                     list(images.shape), "CLI-1")
+            size = images.shape[2]
         state = load_checkpoint(args.checkpoint)
         arch = infer_architecture(args.config, state, size)
         label = f"{args.checkpoint} ({arch.name})"
@@ -91,13 +104,14 @@ CERTIFY_COLUMNS = [("layer", 22, "layer"), ("n", 5, "n"), ("channels", 8, "chann
 def compare_command(args: argparse.Namespace) -> int:
     from boolnet_spec.equivalence.pytorch.harness import compare
 
+    check_count(args.limit, MAX_LISTED, "--limit", minimum=0)
+    seed = check_seed(args.seed)
+    if args.checkpoint is not None and not args.input:
+        check_count(args.samples, MAX_IMAGES, "--samples")
     images = _inputs(args)
-    if args.checkpoint is not None and images is None:
-        error_if(args.samples < 1, DomainError, "--samples", "an integer >= 1", args.samples,
-                 "CLI-1")
     module, arch, images, label = _load(args, images)
     if images is None:
-        rng = np.random.default_rng(args.seed)
+        rng = np.random.default_rng(seed)
         size = arch.image_size
         images = rng.standard_normal((args.samples, 3, size, size)).astype(np.float32)
     result = compare(module, arch, images, limit=args.limit)
@@ -123,6 +137,7 @@ def certify_command(args: argparse.Namespace) -> int:
     from boolnet_spec.equivalence.pytorch.certify import certify
     from boolnet_spec.equivalence.pytorch.harness import compare
 
+    check_count(args.limit, MAX_LISTED, "--limit", minimum=0)
     module, arch, images, label = _load(args, None)
     result = certify(module, arch)
     report = result.to_json(args.limit)
@@ -147,6 +162,9 @@ def certify_command(args: argparse.Namespace) -> int:
 def train_command(args: argparse.Namespace) -> int:
     from boolnet_spec.equivalence.pytorch.train import main
 
+    check_seed(args.seed)
+    if args.epochs is not None:
+        check_count(args.epochs, MAX_EPOCHS, "--epochs")
     extra = [] if args.epochs is None else ["--epochs", str(args.epochs)]
     return main(["--seed", str(args.seed), "-o", args.output, *extra])
 

@@ -32,7 +32,8 @@ import numpy as np
 
 from boolnet_spec.reference.architecture import Architecture, architecture
 from boolnet_spec.reference.build import build_model
-from boolnet_spec.reference.errors import FormatError, error_if
+from boolnet_spec.reference.errors import BoundError, FormatError, error_if
+from boolnet_spec.reference.limits import MAX_BLOCKS, MAX_STAGES, check_limit
 from boolnet_spec.reference.network import Model
 from boolnet_spec.reference.statedict import check_state_dict, load_state_dict
 
@@ -55,6 +56,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return load_state_dict(path)
 
 
+def _index(text: str, limit: int, what: str) -> int:
+    """A stage or block number of a key, bounded before it is converted (LIMIT-1)."""
+    error_if(len(text.lstrip("0")) > len(str(limit)), BoundError, what,
+             f"at most {limit} (the limit of LIMIT-1)", f"a number of {len(text)} digits",
+             "LIMIT-1")
+    return check_limit(int(text), limit, what)
+
+
 def infer_architecture(config: str, state_dict: dict[str, np.ndarray],
                        image_size: int | None = None) -> Architecture:
     """The configuration ``config`` scaled to the shapes of ``state_dict`` (EXPORT-3)."""
@@ -63,7 +72,9 @@ def infer_architecture(config: str, state_dict: dict[str, np.ndarray],
     for key in state_dict:
         match = re.match(r"layer(\d+)\.(\d+)\.", key)
         if match:
-            stages.setdefault(int(match[1]), set()).add(int(match[2]))
+            stage = _index(match[1], MAX_STAGES, f"checkpoint key {key[:80]!r}: stage")
+            block = _index(match[2], MAX_BLOCKS - 1, f"checkpoint key {key[:80]!r}: block index")
+            stages.setdefault(stage, set()).add(block)
     count = len(stages)
     error_if(count == 0 or sorted(stages) != list(range(1, count + 1)), FormatError,
              "checkpoint", "blocks named layer1.0, layer2.0, ... (the authors' layout)",

@@ -40,6 +40,8 @@ import torch
 import torch.nn.functional as F
 
 from boolnet_spec.reference.architecture import Architecture, architecture
+from boolnet_spec.reference.errors import DomainError, error_if
+from boolnet_spec.reference.safe_io import write_outputs
 
 __all__ = ["DIGITS_ARCH", "TrainConfig", "digits_dataset", "train", "evaluate", "main"]
 
@@ -164,12 +166,24 @@ def reference_accuracy(model: torch.nn.Module, arch: Architecture, x: torch.Tens
     return float((logits.argmax(1) == y.numpy()).mean())
 
 
-def save_checkpoint(model: torch.nn.Module, path: Path, metadata: dict | None = None) -> None:
-    """The state dict as ``.safetensors`` (every tensor contiguous, on the CPU)."""
-    from safetensors.torch import save_file
+def checkpoint_bytes(model: torch.nn.Module, metadata: dict | None = None) -> bytes:
+    """The state dict as ``.safetensors`` bytes (every tensor contiguous, on the CPU)."""
+    from safetensors.torch import save
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={k: str(v) for k, v in (metadata or {}).items()})
+    return save(state, metadata={k: str(v) for k, v in (metadata or {}).items()})
+
+
+def check_output_directory(path: str) -> Path:
+    """An output directory that exists and accepts new files, or a new one in such a directory,
+    checked before training (ERR-6)."""
+    from boolnet_spec.reference.safe_io import check_writable
+
+    out = Path(path)
+    error_if(out.exists() and not out.is_dir(), DomainError, "-o", "a directory",
+             f"{out} (a file)", "ERR-6")
+    check_writable(out / CHECKPOINT if out.is_dir() else out, "-o")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,17 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", default=str(DATA),
                         help="directory for the checkpoint, provenance and samples")
     args = parser.parse_args(argv)
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_directory(args.output)
     config = TrainConfig(seed=args.seed, epochs=args.epochs)
     wall = time.perf_counter()
     model, metrics = train(config)
     _, _, x_test, y_test = digits_dataset(DIGITS_ARCH.image_size)
     metrics["reference_test_accuracy"] = reference_accuracy(model, DIGITS_ARCH, x_test, y_test)
     metrics["wall_seconds"] = round(time.perf_counter() - wall, 1)
-    save_checkpoint(model, out / CHECKPOINT, {"architecture": json.dumps(DIGITS_ARCH.to_json())})
-    np.save(out / SAMPLES, x_test[:config.samples].numpy())
-    np.save(out / SAMPLE_LABELS, y_test[:config.samples].numpy().astype(np.int64))
+    checkpoint = checkpoint_bytes(model, {"architecture": json.dumps(DIGITS_ARCH.to_json())})
+    samples = x_test[:config.samples].numpy()
+    labels = y_test[:config.samples].numpy().astype(np.int64)
     provenance = {
         "command": "python -m boolnet_spec.equivalence.pytorch.train " + " ".join(
             argv if argv is not None else sys.argv[1:]),
@@ -200,7 +213,13 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {torch.get_num_threads()} thread(s)",
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
-    (out / PROVENANCE).write_text(json.dumps(provenance, indent=1) + "\n", encoding="utf-8")
+    text = (json.dumps(provenance, indent=1) + "\n").encode("utf-8")
+    out.mkdir(exist_ok=True)
+    # The four files or none, each with the umask-derived mode (ERR-6).
+    write_outputs({out / CHECKPOINT: lambda handle: handle.write(checkpoint),
+                   out / SAMPLES: lambda handle: np.save(handle, samples),
+                   out / SAMPLE_LABELS: lambda handle: np.save(handle, labels),
+                   out / PROVENANCE: lambda handle: handle.write(text)})
     print(json.dumps(metrics))
     return 0
 
