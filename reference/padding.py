@@ -52,7 +52,17 @@ def pad_bits(x: np.ndarray, padding: int, mode: str, name: str = "x") -> np.ndar
              "rank >= 2 [..., H, W] with H, W >= 1", list(x.shape), "PAD-1")
     if padding == 0:
         return x
-    widths = [(0, 0)] * (x.ndim - 2) + [(padding, padding)] * 2
+    p, (height, width) = padding, x.shape[-2:]
+    out = np.empty((*x.shape[:-2], height + 2 * p, width + 2 * p), x.dtype)
+    out[..., p:p + height, p:p + width] = x
     if mode == "replicate":
-        return np.pad(x, widths, mode="edge")
-    return np.pad(x, widths, mode="constant", constant_values=1)
+        out[..., p:p + height, :p] = x[..., :, :1]
+        out[..., p:p + height, p + width:] = x[..., :, width - 1:]
+        out[..., :p, :] = out[..., p:p + 1, :]
+        out[..., p + height:, :] = out[..., p + height - 1:p + height, :]
+    else:
+        out[..., :p, :] = 1
+        out[..., p + height:, :] = 1
+        out[..., :, :p] = 1
+        out[..., :, p + width:] = 1
+    return out
