@@ -71,11 +71,12 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
     if groups == cin == cout:
         # Depthwise: one multiply-add per tap, in tap order.
         out = np.zeros((batch, cout, out_h, out_w))
+        product = np.empty_like(out)
         for ky in range(kh):
             for kx in range(kw):
                 tap = padded[:, :, ky:ky + stride * (out_h - 1) + 1:stride,
                              kx:kx + stride * (out_w - 1) + 1:stride]
-                out += tap * w[None, :, 0, ky, kx, None, None]
+                out += np.multiply(tap, w[None, :, 0, ky, kx, None, None], out=product)
         return out
     grouped = np.ascontiguousarray(padded.reshape(batch, groups, cin_group, *padded.shape[2:])
                                    .transpose(1, 0, 3, 4, 2))      # [g, N, Hp, Wp, Cin/g]
@@ -91,10 +92,23 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
 
 
 def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) -> np.ndarray:
-    """``real_maxpool(BN0(conv1(image)), 3, 2, 1)`` in binary64 (STEM-3)."""
+    """``real_maxpool(BN0(conv1(image)), 3, 2, 1)`` in binary64 (STEM-3), evaluated image by
+    image with the pooling before BatchNorm (see the evaluation note of this chapter)."""
     image = check_image(image)
     conv_weight = check_float32(conv_weight, "conv1.weight", (bn0.channels, 3, 7, 7), "STEM-2")
-    return real_maxpool(bn0(real_conv2d(image, conv_weight, stride=2, padding=3)), 3, 2, 1)
+    # A channel whose BatchNorm slope is negative pools the negated conv, then negates it back.
+    flip = np.where(bn0.gamma < 0, np.float32(-1), np.float32(1))
+    flipped = conv_weight * flip[:, None, None, None]                  # exact negations
+    features = None
+    for first in range(image.shape[0]):
+        conv = real_conv2d(image[first:first + 1], flipped, stride=2, padding=3)
+        # real_conv2d's result is channels-last in memory: pool over its rows and columns there.
+        pooled = real_maxpool(conv.transpose(0, 2, 3, 1), 3, 2, 1, axes=(1, 2))
+        pooled *= flip.astype(np.float64)
+        if features is None:
+            features = np.empty((image.shape[0], bn0.channels, *pooled.shape[1:3]))
+        features[first] = bn0(pooled.transpose(0, 3, 1, 2))[0]
+    return features
 
 
 def basenet_stem(features: np.ndarray, bn: BatchNorm, offsets: np.ndarray) -> np.ndarray:
@@ -104,9 +118,13 @@ def basenet_stem(features: np.ndarray, bn: BatchNorm, offsets: np.ndarray) -> np
 
 def boolnet_stem(features: np.ndarray, bn1: BatchNorm, bn2: BatchNorm, dw_weight: np.ndarray,
                  bn_las: BatchNorm, offsets: np.ndarray) -> np.ndarray:
-    """BoolNet's first bits with local adaptive shifting (STEM-5)."""
+    """BoolNet's first bits with local adaptive shifting (STEM-5), image by image."""
     channels = features.shape[1]
     dw_weight = check_float32(dw_weight, "adaptive_zero_points.0.weight", (channels, 1, 3, 3),
                               "STEM-2")
-    shift = bn_las(real_conv2d(bn2(features), dw_weight, stride=1, padding=1, groups=channels))
-    return slice_quantize(bn1(features) + shift, offsets, "stem pre-activation")
+    z = np.empty(features.shape)
+    for first in range(features.shape[0]):
+        f = features[first:first + 1]
+        shift = bn_las(real_conv2d(bn2(f), dw_weight, stride=1, padding=1, groups=channels))
+        np.add(bn1(f), shift, out=z[first:first + 1])
+    return slice_quantize(z, offsets, "stem pre-activation")
