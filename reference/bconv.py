@@ -110,36 +110,55 @@ class ConvWeights:
         # Images per product: columns enough to keep BLAS busy, products within _PRODUCT_BYTES.
         chunk = max(1, min(batch, (_PRODUCT_BYTES // (4 * rows) - tail) // plane))
         out = np.empty((batch, cout, out_h, out_w), ACC_DTYPE)
+        columns = chunk * plane
+        # Buffers reused by every product: a fresh large array would be faulted in page by page.
+        x01_buffer = np.empty((cin_group, columns + tail), np.float32)
+        products_buffer = np.empty((rows, columns + tail), np.float32)
+        acc_buffer = np.empty((cout_group, columns), np.float32)
+        block = max(1024, _ADD_BLOCK_BYTES // (4 * cout_group))
         for first in range(0, batch, chunk):
             images = min(chunk, batch - first)
             columns = images * plane
+            x01 = x01_buffer[:, :columns + tail]
+            acc = acc_buffer[:, :columns]
+            grid = x01[:, :columns].reshape(cin_group, images, grid_h, grid_w)
             for g in range(self.groups):
-                acc = None
+                started = False
                 for (py, px), (taps, matrix) in self.phases.items():
-                    # x01[i, image, r, c] = padded bit at row r*stride + py, column c*stride + px.
-                    x01 = np.zeros((cin_group, columns + tail), np.float32)
+                    # x01[i, image, r, c] = padded bit at row r*stride + py, column c*stride + px;
+                    # grid positions beyond the input (and the tail) only feed discarded outputs.
                     source = padded[first:first + images, g * cin_group:(g + 1) * cin_group,
                                     py::stride, px::stride]
-                    grid = x01[:, :columns].reshape(cin_group, images, grid_h, grid_w)
-                    np.copyto(grid[:, :, :source.shape[2], :source.shape[3]],
-                              source.transpose(1, 0, 2, 3), casting="unsafe")
-                    products = matrix[g] @ x01                       # [taps*Cout/g, columns+tail]
-                    for t, (qy, qx) in enumerate(taps):
-                        shift = qy * grid_w + qx
-                        part = products[t * cout_group:(t + 1) * cout_group,
-                                        shift:shift + columns]
-                        if acc is None:
-                            acc = part - self.bias[g][:, None]
-                        else:
-                            acc += part
-                grid = acc.reshape(cout_group, images, grid_h, grid_w)[:, :, :out_h, :out_w]
+                    rows_in, cols_in = source.shape[2:]
+                    x01[:, columns:] = 0
+                    grid[:, :, rows_in:] = 0
+                    grid[:, :, :, cols_in:] = 0
+                    np.copyto(grid[:, :, :rows_in, :cols_in], source.transpose(1, 0, 2, 3),
+                              casting="unsafe")
+                    products = np.matmul(matrix[g], x01, out=products_buffer[:matrix.shape[1],
+                                                                             :columns + tail])
+                    # Shifted adds a block of columns at a time, so the block stays in cache.
+                    for low in range(0, columns, block):
+                        high = min(columns, low + block)
+                        for t, (qy, qx) in enumerate(taps):
+                            shift = qy * grid_w + qx
+                            part = products[t * cout_group:(t + 1) * cout_group,
+                                            low + shift:high + shift]
+                            if not started and t == 0:
+                                np.subtract(part, self.bias[g][:, None], out=acc[:, low:high])
+                            else:
+                                acc[:, low:high] += part
+                    started = True
+                result = acc.reshape(cout_group, images, grid_h, grid_w)[:, :, :out_h, :out_w]
                 np.copyto(out[first:first + images, g * cout_group:(g + 1) * cout_group],
-                          grid.transpose(1, 0, 2, 3), casting="unsafe")
+                          result.transpose(1, 0, 2, 3), casting="unsafe")
         return out
 
 
 #: The largest product matrix of one BLAS call, in bytes (bounds the memory of an evaluation).
-_PRODUCT_BYTES = 1 << 21
+_PRODUCT_BYTES = 1 << 25
+#: The accumulators of one block of shifted adds, in bytes (a block stays in the core's cache).
+_ADD_BLOCK_BYTES = 1 << 19
 
 
 def binary_conv2d(x: np.ndarray, weight: np.ndarray | ConvWeights, stride: int = 1,

@@ -68,8 +68,22 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
     out_w = (width + 2 * padding - kw) // stride + 1
     padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (padding, padding), (padding, padding)])
     w = weight.astype(np.float64)
+    if groups == cin == cout and stride == 1:
+        # Depthwise: one multiply-add per tap, in tap order. Tap (ky, kx) of output (y, x) is the
+        # padded plane's flat element (y + ky)*Wp + x + kx: outputs are computed on rows of the
+        # padded width Wp (columns from out_w on are discarded), each tap a shifted flat run.
+        pad_w = padded.shape[3]
+        flat = np.zeros((batch, cout, padded.shape[2] * pad_w + kw - 1))
+        flat[:, :, :-(kw - 1) or None] = padded.reshape(batch, cout, -1)
+        length = out_h * pad_w
+        out = np.zeros((batch, cout, length))
+        product = np.empty_like(out)
+        for ky in range(kh):
+            for kx in range(kw):
+                tap = flat[:, :, ky * pad_w + kx:ky * pad_w + kx + length]
+                out += np.multiply(tap, w[None, :, 0, ky, kx, None], out=product)
+        return out.reshape(batch, cout, out_h, pad_w)[..., :out_w]
     if groups == cin == cout:
-        # Depthwise: one multiply-add per tap, in tap order.
         out = np.zeros((batch, cout, out_h, out_w))
         product = np.empty_like(out)
         for ky in range(kh):
