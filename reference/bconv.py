@@ -33,6 +33,26 @@
    +1/3 slice, not a symmetric middle); ``1 < g < S`` reads slices ``(S - g)//2`` up to but
    excluding ``(S + g)//2``. The selected slices are flattened slice-major (CHAN-1): channel
    ``j*C + c``. ``ERROR_IF g < 1 or g > S`` (:class:`~boolnet_spec.reference.errors.DomainError`).
+
+Evaluation. :func:`binary_conv2d` forms CONV-1's sums with float32 matrix products; the result is
+the exact integer, for these reasons:
+
+- Bits enter as 0.0 and 1.0, weights as ``2*a(w)`` (+-2.0). With ``a(b) = 2b - 1``,
+  ``a(b)*a(w) = b*2a(w) - a(w)``, so ``s = sum(b * 2a(w)) - sum(a(w))``; the second sum depends
+  on the output channel only (``ConvWeights.bias``, at most ``n`` in magnitude).
+- Every product is 0 or +-2 and every partial sum is an integer: at most ``2n`` in magnitude
+  inside the matrix product, whatever order or blocking the BLAS chooses, and at most
+  ``2n + n <= 3 * N_MAX < 2**24`` once the taps and the bias are combined. Integers below
+  ``2**24`` are float32 values, and the sum of two of them whose result is below ``2**24`` is
+  exact, so no step rounds; the final float32 is ``s``, which converts exactly to int16 (ACC-3).
+- Phases and shifts: tap ``(ky, kx)`` of output ``(y, x)`` reads padded row
+  ``y*stride + ky*dilation = (y + qy)*stride + py`` with ``qy = (ky*dilation) // stride`` and
+  ``py = (ky*dilation) % stride`` (columns alike). The padded input is split into its phases
+  ``xp[py::stride, px::stride]``, each laid out as a matrix ``[Cin/g, images * rows * Wq]`` of
+  rows of one width ``Wq``; one product per phase and group gives every tap of the phase at every
+  position, and output ``(y, x)`` takes tap ``(qy, qx)``'s product at flat position
+  ``(y + qy)*Wq + x + qx``: a shift of the flat index by ``qy*Wq + qx``. Positions with
+  ``x >= Wo`` or ``y >= Ho`` are computed from other pixels (or zeros) and discarded.
 """
 
 from __future__ import annotations
@@ -98,9 +118,15 @@ class ConvWeights:
                                    for ky, kx in taps],
                                   np.ascontiguousarray(matrix.reshape(groups, -1, cin_group)))
 
-    def accumulate(self, padded: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-        """Int16 ``s[N, Cout, Ho, Wo]`` of the padded input bits (CONV-1, evaluated as noted)."""
+    def accumulate(self, x: np.ndarray, padding: int, pad_mode: str, out_h: int, out_w: int,
+                   name: str = "conv") -> np.ndarray:
+        """Int16 ``s[N, Cout, Ho, Wo]`` of the input bits (CONV-1, evaluated as noted)."""
+        # With stride 1 the one phase is the padded input: padded straight into the float grid.
+        fused = self.stride == 1
+        padded = x if fused else pad_bits(x, padding, pad_mode, f"{name} input")
         batch, _, pad_h, pad_w = padded.shape
+        if fused:
+            pad_h, pad_w = pad_h + 2 * padding, pad_w + 2 * padding
         cout, cin_group = self.bits.shape[:2]
         cout_group, stride = cout // self.groups, self.stride
         grid_h, grid_w = -(-pad_h // stride), -(-pad_w // stride)   # one phase of the input
@@ -128,13 +154,15 @@ class ConvWeights:
                     # x01[i, image, r, c] = padded bit at row r*stride + py, column c*stride + px;
                     # grid positions beyond the input (and the tail) only feed discarded outputs.
                     source = padded[first:first + images, g * cin_group:(g + 1) * cin_group,
-                                    py::stride, px::stride]
-                    rows_in, cols_in = source.shape[2:]
+                                    py::stride, px::stride].transpose(1, 0, 2, 3)
                     x01[:, columns:] = 0
-                    grid[:, :, rows_in:] = 0
-                    grid[:, :, :, cols_in:] = 0
-                    np.copyto(grid[:, :, :rows_in, :cols_in], source.transpose(1, 0, 2, 3),
-                              casting="unsafe")
+                    if fused:
+                        pad_bits(source, padding, pad_mode, f"{name} input", out=grid)
+                    else:
+                        rows_in, cols_in = source.shape[2:]
+                        grid[:, :, rows_in:] = 0
+                        grid[:, :, :, cols_in:] = 0
+                        np.copyto(grid[:, :, :rows_in, :cols_in], source, casting="unsafe")
                     products = np.matmul(matrix[g], x01, out=products_buffer[:matrix.shape[1],
                                                                              :columns + tail])
                     # Shifted adds a block of columns at a time, so the block stays in cache.
@@ -192,7 +220,7 @@ def binary_conv2d(x: np.ndarray, weight: np.ndarray | ConvWeights, stride: int =
     if prepared is None or (prepared.stride, prepared.dilation, prepared.groups) != (
             stride, dilation, groups):
         prepared = ConvWeights(weight, stride, dilation, groups, name)
-    return prepared.accumulate(pad_bits(x, padding, pad_mode, f"{name} input"), out_h, out_w)
+    return prepared.accumulate(x, padding, pad_mode, out_h, out_w, name)
 
 
 def select_slices(x: np.ndarray, groups: int, name: str = "x") -> np.ndarray:

@@ -34,6 +34,16 @@
    BoolNet (local adaptive shifting, the authors' ``GhostBNSign(binary=False)``): the first bits are
    ``slice_quantize(BN1(f) + BN_las(dwconv3x3(BN2(f))), o)`` with the depthwise convolution of
    STEM-2 and no binarization of its input.
+
+Evaluation. :func:`stem_features` pools before BatchNorm, image by image, and is bit for bit
+STEM-3: with ``r > 0``, each rounded operation of BN-3 (``x - mean``, ``/ r``, ``* gamma``,
+``+ beta``) is monotone in ``x``, non-decreasing except the product with a negative ``gamma``,
+and rounding to nearest is non-decreasing; so the window maximum of ``BN0(v)`` is ``BN0(max v)``
+where ``gamma >= 0`` and ``BN0(min v)`` where ``gamma < 0``. There ``min v = -max(-v)``, and
+``-v`` is the conv with negated float32 weights: the same products and sums of negated operands,
+which round to the negated results (round to nearest is symmetric). Only the sign of a zero can
+differ, and no later operation turns ``-0`` and ``+0`` into different non-zero values or bits
+(ENC-2).
 """
 
 from __future__ import annotations
