@@ -102,17 +102,22 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
                              kx:kx + stride * (out_w - 1) + 1:stride]
                 out += np.multiply(tap, w[None, :, 0, ky, kx, None, None], out=product)
         return out
-    grouped = np.ascontiguousarray(padded.reshape(batch, groups, cin_group, *padded.shape[2:])
-                                   .transpose(1, 0, 3, 4, 2))      # [g, N, Hp, Wp, Cin/g]
-    windows = np.lib.stride_tricks.sliding_window_view(grouped, (kh, kw), axis=(2, 3))
-    windows = windows[:, :, ::stride, ::stride][:, :, :out_h, :out_w]  # [g, N, Ho, Wo, Cg, kh, kw]
-    # Patch order (ky, kx, c): each window row is one contiguous run of the channels-last input.
-    patches = np.ascontiguousarray(windows.transpose(0, 1, 2, 3, 5, 6, 4))
-    patches = patches.reshape(groups, batch * out_h * out_w, -1)
-    w = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)
-    out = np.matmul(patches, w.reshape(groups, -1, cout // groups))
-    out = out.reshape(groups, batch, out_h, out_w, cout // groups).transpose(1, 0, 4, 2, 3)
-    return out.reshape(batch, cout, out_h, out_w)
+    cout_group = cout // groups
+    # Patch order (ky, kx, c): w[o, (ky, kx, c)] times patches[(ky, kx, c), (y, x)], one image and
+    # group at a time, written straight into the output's channel rows.
+    w = w.reshape(groups, cout_group, cin_group, kh, kw).transpose(0, 1, 3, 4, 2)
+    w = np.ascontiguousarray(w.reshape(groups, cout_group, -1))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride][:, :, :out_h, :out_w]  # [N, Cin, Ho, Wo, kh, kw]
+    out = np.empty((batch, cout, out_h, out_w))
+    patches = np.empty((kh, kw, cin_group, out_h, out_w))
+    for b in range(batch):
+        for g in range(groups):
+            group = windows[b, g * cin_group:(g + 1) * cin_group]
+            np.copyto(patches, group.transpose(3, 4, 0, 1, 2))
+            np.matmul(w[g], patches.reshape(kh * kw * cin_group, -1),
+                      out=out[b, g * cout_group:(g + 1) * cout_group].reshape(cout_group, -1))
+    return out
 
 
 def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) -> np.ndarray:
@@ -126,12 +131,11 @@ def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) ->
     features = None
     for first in range(image.shape[0]):
         conv = real_conv2d(image[first:first + 1], flipped, stride=2, padding=3)
-        # real_conv2d's result is channels-last in memory: pool over its rows and columns there.
-        pooled = real_maxpool(conv.transpose(0, 2, 3, 1), 3, 2, 1, axes=(1, 2))
-        pooled *= flip.astype(np.float64)
+        pooled = real_maxpool(conv, 3, 2, 1)
+        pooled *= flip.astype(np.float64)[None, :, None, None]
         if features is None:
-            features = np.empty((image.shape[0], bn0.channels, *pooled.shape[1:3]))
-        features[first] = bn0(pooled.transpose(0, 3, 1, 2))[0]
+            features = np.empty((image.shape[0], *pooled.shape[1:]))
+        features[first] = bn0(pooled)[0]
     return features
 
 
