@@ -133,8 +133,8 @@ class ConvWeights:
         plane = grid_h * grid_w
         tail = max(qy * grid_w + qx for taps, _ in self.phases.values() for qy, qx in taps)
         rows = max(matrix.shape[1] for _, matrix in self.phases.values())
-        # Images per product: columns enough to keep BLAS busy, products within _PRODUCT_BYTES.
-        chunk = max(1, min(batch, (_PRODUCT_BYTES // (4 * rows) - tail) // plane))
+        # Images per product: columns enough to keep BLAS busy, operands within _PRODUCT_BYTES.
+        chunk = max(1, min(batch, (_PRODUCT_BYTES // (4 * (rows + cin_group)) - tail) // plane))
         out = np.empty((batch, cout, out_h, out_w), ACC_DTYPE)
         columns = chunk * plane
         # Buffers reused by every product: a fresh large array would be faulted in page by page.
@@ -183,7 +183,7 @@ class ConvWeights:
         return out
 
 
-#: The largest product matrix of one BLAS call, in bytes (bounds the memory of an evaluation).
+#: The float32 operands of one BLAS call, in bytes at most (bounds the memory of an evaluation).
 _PRODUCT_BYTES = 1 << 25
 #: The accumulators of one block of shifted adds, in bytes (a block stays in the core's cache).
 _ADD_BLOCK_BYTES = 1 << 19

@@ -47,22 +47,28 @@ def _reduce_axis(x: np.ndarray, axis: int, kernel: int, stride: int, padding: in
     def along(start: int, stop: int, step: int = 1) -> tuple:
         return (slice(None),) * (axis % x.ndim) + (slice(start, stop, step),)
 
-    out = None
+    spans = {}  # tap -> the outputs [first, last] whose window holds it inside the input
     for tap in range(kernel):
         first = max(0, -((tap - padding) // stride))               # ceil((padding - tap) / stride)
         last = min(count - 1, (size - 1 - tap + padding) // stride)
-        if last < first:
-            continue
-        taps = x[along((first * stride + tap - padding), last * stride + tap - padding + 1,
-                       stride)]
-        if out is None and (first, last) == (0, count - 1):
-            out = taps.copy()
-        else:
-            if out is None:
-                shape = list(x.shape)
-                shape[axis] = count
-                out = np.full(shape, -np.inf if reduce is np.maximum else np.inf, x.dtype)
-            reduce(out[along(first, last + 1)], taps, out=out[along(first, last + 1)])
+        if first <= last:
+            spans[tap] = (first, last)
+
+    def taps(tap: int) -> np.ndarray:
+        first, last = spans[tap]
+        return x[along(first * stride + tap - padding, last * stride + tap - padding + 1, stride)]
+
+    full = [tap for tap, span in spans.items() if span == (0, count - 1)]
+    if full:
+        out = taps(full[0]).copy()
+    else:
+        shape = list(x.shape)
+        shape[axis] = count
+        out = np.full(shape, -np.inf if reduce is np.maximum else np.inf, x.dtype)
+    for tap, (first, last) in spans.items():
+        if not full or tap != full[0]:
+            window = out[along(first, last + 1)]
+            reduce(window, taps(tap), out=window)
     return out
 
 
