@@ -48,8 +48,10 @@ def _limit_threads(threads: int) -> None:
 
 
 def _blas_info() -> str:
-    from threadpoolctl import threadpool_info
-
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS pools unknown (no threadpoolctl)"
     return ", ".join(f"{pool['internal_api']} {pool.get('architecture', '')} "
                      f"{pool['num_threads']} threads" for pool in threadpool_info()
                      if pool["user_api"] == "blas")
