@@ -45,7 +45,7 @@ def _reduce_axis(x: np.ndarray, axis: int, kernel: int, stride: int, padding: in
     count = (size + 2 * padding - kernel) // stride + 1
 
     def along(start: int, stop: int, step: int = 1) -> tuple:
-        return (slice(None),) * (axis % x.ndim) + (slice(start, stop, step),)
+        return (slice(None),) * axis + (slice(start, stop, step),)
 
     spans = {}  # tap -> the outputs [first, last] whose window holds it inside the input
     for tap in range(kernel):
@@ -73,23 +73,19 @@ def _reduce_axis(x: np.ndarray, axis: int, kernel: int, stride: int, padding: in
 
 
 def _window_reduce(x: np.ndarray, kernel: int, stride: int, reduce, label: str,
-                   padding: int = 0, axes: tuple[int, int] = (-2, -1),
-                   shape: list[int] | None = None) -> np.ndarray:
-    """``reduce`` (``np.maximum`` or ``np.minimum``) over each ``k x k`` window of two axes (the
-    last two by default): first along each row, then down the columns (the reduction is
-    associative). Positions beyond the input (``padding``) take no part."""
+                   padding: int = 0, shape: list[int] | None = None) -> np.ndarray:
+    """``reduce`` (``np.maximum`` or ``np.minimum``) over each ``k x k`` window of the last two
+    axes: first along each row, then down the columns (the reduction is associative). Positions
+    beyond the input (``padding``) take no part; ``shape`` is the tensor an error reports."""
     for value, what in ((kernel, "kernel"), (stride, "stride")):
         error_if(not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1,
                  DomainError, f"maxpool {what}", "an integer >= 1", repr(value), label)
-    padded = list(x.shape)
-    if x.ndim >= 2:
-        for axis in axes:
-            padded[axis] += 2 * padding
-    error_if(x.ndim < 2 or min(padded[axis] for axis in axes) < kernel, ShapeError,
-             "maxpool input", f"[..., H, W] with H, W >= kernel = {kernel}",
+    padded = list(x.shape[:-2]) + [size + 2 * padding for size in x.shape[-2:]]
+    error_if(x.ndim < 2 or min(padded[-2:]) < kernel, ShapeError, "maxpool input",
+             f"[..., H, W] with H, W >= kernel = {kernel}",
              shape if shape is not None else padded, label)
-    rows = _reduce_axis(x, axes[1], kernel, stride, padding, reduce)
-    return _reduce_axis(rows, axes[0], kernel, stride, padding, reduce)
+    rows = _reduce_axis(x, x.ndim - 1, kernel, stride, padding, reduce)
+    return _reduce_axis(rows, x.ndim - 2, kernel, stride, padding, reduce)
 
 
 def binary_maxpool(x: np.ndarray, kernel: int, stride: int, name: str = "x") -> np.ndarray:
@@ -113,13 +109,11 @@ def threshold_maxpool(s: np.ndarray, units: ThresholdUnits, kernel: int,
     return threshold_slices(high, units)
 
 
-def real_maxpool(x: np.ndarray, kernel: int, stride: int, padding: int,
-                 axes: tuple[int, int] = (-2, -1)) -> np.ndarray:
-    """Max over each window of the real tensor ``x`` (spatial ``axes``, ``[..., H, W]`` by
-    default), padding acting as -inf (POOL-3)."""
+def real_maxpool(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
+    """Max over each window of the real tensor ``x[..., H, W]``, padding acting as -inf (POOL-3)."""
     error_if(not isinstance(padding, (int, np.integer)) or isinstance(padding, bool)
              or not 0 <= padding <= kernel // 2, DomainError, "maxpool padding",
              f"0 <= padding <= kernel // 2 = {kernel // 2}", repr(padding), "POOL-3")
     error_if(not np.issubdtype(np.asarray(x).dtype, np.floating), DTypeError, "maxpool input",
              "a float tensor", np.asarray(x).dtype, "POOL-3")
-    return _window_reduce(x, kernel, stride, np.maximum, "POOL-3", padding, axes)
+    return _window_reduce(x, kernel, stride, np.maximum, "POOL-3", padding)
