@@ -100,7 +100,7 @@ class BatchNorm:
                  f"shape [N, {self.channels}, ...]", list(x.shape), "BN-3")
         expand = (slice(None),) + (None,) * (x.ndim - 2)
         root = np.sqrt(self.var.astype(np.float64) + np.float64(self.eps))
-        y = x.astype(np.float64) - self.mean.astype(np.float64)[expand]
+        y = np.subtract(x, self.mean.astype(np.float64)[expand], dtype=np.float64)
         y /= root[expand]
         y *= self.gamma.astype(np.float64)[expand]
         y += self.beta.astype(np.float64)[expand]

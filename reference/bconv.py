@@ -35,6 +35,26 @@
    +1/3 slice, not a symmetric middle); ``1 < g < S`` reads slices ``(S - g)//2`` up to but
    excluding ``(S + g)//2``. The selected slices are flattened slice-major (CHAN-1): channel
    ``j*C + c``. ``ERROR_IF g < 1 or g > S`` (:class:`~boolnet_spec.reference.errors.DomainError`).
+
+Evaluation. :func:`binary_conv2d` forms CONV-1's sums with float32 matrix products; the result is
+the exact integer, for these reasons:
+
+- Bits enter as 0.0 and 1.0, weights as ``2*a(w)`` (+-2.0). With ``a(b) = 2b - 1``,
+  ``a(b)*a(w) = b*2a(w) - a(w)``, so ``s = sum(b * 2a(w)) - sum(a(w))``; the second sum depends
+  on the output channel only (``ConvWeights.bias``, at most ``n`` in magnitude).
+- Every product is 0 or +-2 and every partial sum is an integer: at most ``2n`` in magnitude
+  inside the matrix product, whatever order or blocking the BLAS chooses, and at most
+  ``2n + n <= 3 * N_MAX < 2**24`` once the taps and the bias are combined. Integers below
+  ``2**24`` are float32 values, and the sum of two of them whose result is below ``2**24`` is
+  exact, so no step rounds; the final float32 is ``s``, which converts exactly to int16 (ACC-3).
+- Phases and shifts: tap ``(ky, kx)`` of output ``(y, x)`` reads padded row
+  ``y*stride + ky*dilation = (y + qy)*stride + py`` with ``qy = (ky*dilation) // stride`` and
+  ``py = (ky*dilation) % stride`` (columns alike). The padded input is split into its phases
+  ``xp[py::stride, px::stride]``, each laid out as a matrix ``[Cin/g, images * rows * Wq]`` of
+  rows of one width ``Wq``; one product per phase and group gives every tap of the phase at every
+  position, and output ``(y, x)`` takes tap ``(qy, qx)``'s product at flat position
+  ``(y + qy)*Wq + x + qx``: a shift of the flat index by ``qy*Wq + qx``. Positions with
+  ``x >= Wo`` or ``y >= Ho`` are computed from other pixels (or zeros) and discarded.
 """
 
 from __future__ import annotations
@@ -47,7 +67,8 @@ from boolnet_spec.reference.encoding import check_bits, to_pm1
 from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
 from boolnet_spec.reference.padding import check_padding, pad_bits
 
-__all__ = ["conv_output_size", "binary_conv2d", "select_slices", "multi_slice_conv2d"]
+__all__ = ["conv_output_size", "ConvWeights", "binary_conv2d", "select_slices",
+           "multi_slice_conv2d"]
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -60,20 +81,133 @@ def _check_positive(value: int, name: str) -> None:
              "an integer >= 1", repr(value), "CONV-3")
 
 
-def binary_conv2d(x: np.ndarray, weight: np.ndarray, stride: int = 1, padding: int = 0,
-                  dilation: int = 1, groups: int = 1, pad_mode: str = "replicate",
-                  name: str = "conv") -> np.ndarray:
-    """Int16 accumulators ``s[N, Cout, Ho, Wo]`` of a grouped binary convolution (CONV-1)."""
+class ConvWeights:
+    """The weight bits of one binary convolution, laid out once for CONV-1's evaluation.
+
+    ``phases[(py, px)] = (taps, matrix)``: the taps ``(qy, qx)`` of one input phase (see the
+    evaluation note of this chapter) and ``matrix[g, t*Cout/g + o, i] = 2 * a(w[g*Cout/g + o, i,
+    ky, kx])`` for the phase's ``t``-th tap ``(ky, kx)``, float32; ``bias[g, o]`` is the sum of
+    the ``n`` values ``a(w)`` of output channel ``g*Cout/g + o``. A layer that runs many batches
+    prepares its weights once; :func:`binary_conv2d` accepts either form.
+    """
+
+    def __init__(self, weight: np.ndarray, stride: int = 1, dilation: int = 1, groups: int = 1,
+                 name: str = "conv"):
+        self.bits = check_bits(weight, f"{name}.weight")
+        error_if(self.bits.ndim != 4, ShapeError, f"{name}.weight",
+                 "rank 4 [Cout, Cin/groups, kh, kw]", list(self.bits.shape), "CONV-3")
+        for value, what in ((stride, "stride"), (dilation, "dilation"), (groups, "groups")):
+            _check_positive(value, f"{name}.{what}")
+        self.stride, self.dilation, self.groups = stride, dilation, groups
+        cout, cin_group, kh, kw = self.bits.shape
+        error_if(cout % groups, ShapeError, f"{name}.weight",
+                 f"Cout a multiple of groups = {groups}", cout, "CONV-3")
+        check_n(cin_group * kh * kw, f"{name} dot-product length n")
+        cout_group = cout // groups
+        pm1 = to_pm1(self.bits, f"{name}.weight").astype(np.float32)
+        pm1 = pm1.reshape(groups, cout_group, cin_group, kh * kw)
+        self.bias = pm1.sum(axis=(2, 3))                           # exact: |sum| <= n < 2**24
+        taps_of: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for ky in range(kh):
+            for kx in range(kw):
+                taps_of.setdefault(((ky * dilation) % stride, (kx * dilation) % stride),
+                                   []).append((ky, kx))
+        self.phases = {}
+        for phase, taps in taps_of.items():
+            index = [ky * kw + kx for ky, kx in taps]
+            matrix = 2 * pm1[:, :, :, index].transpose(0, 3, 1, 2)  # [g, taps, Cout/g, Cin/g]
+            self.phases[phase] = ([(ky * dilation // stride, kx * dilation // stride)
+                                   for ky, kx in taps],
+                                  np.ascontiguousarray(matrix.reshape(groups, -1, cin_group)))
+
+    def accumulate(self, x: np.ndarray, padding: int, pad_mode: str, out_h: int, out_w: int,
+                   name: str = "conv") -> np.ndarray:
+        """Int16 ``s[N, Cout, Ho, Wo]`` of the input bits (CONV-1, evaluated as noted)."""
+        # With stride 1 the one phase is the padded input: padded straight into the float grid.
+        fused = self.stride == 1
+        padded = x if fused else pad_bits(x, padding, pad_mode, f"{name} input")
+        batch, _, pad_h, pad_w = padded.shape
+        if fused:
+            pad_h, pad_w = pad_h + 2 * padding, pad_w + 2 * padding
+        cout, cin_group = self.bits.shape[:2]
+        cout_group, stride = cout // self.groups, self.stride
+        grid_h, grid_w = -(-pad_h // stride), -(-pad_w // stride)   # one phase of the input
+        plane = grid_h * grid_w
+        tail = max(qy * grid_w + qx for taps, _ in self.phases.values() for qy, qx in taps)
+        rows = max(matrix.shape[1] for _, matrix in self.phases.values())
+        # Images per product: columns enough to keep BLAS busy, operands within _PRODUCT_BYTES.
+        chunk = max(1, min(batch, (_PRODUCT_BYTES // (4 * (rows + cin_group)) - tail) // plane))
+        out = np.empty((batch, cout, out_h, out_w), ACC_DTYPE)
+        columns = chunk * plane
+        # Buffers reused by every product: a fresh large array would be faulted in page by page.
+        x01_buffer = np.empty((cin_group, columns + tail), np.float32)
+        products_buffer = np.empty((rows, columns + tail), np.float32)
+        acc_buffer = np.empty((cout_group, columns), np.float32)
+        block = max(1024, _ADD_BLOCK_BYTES // (4 * cout_group))
+        for first in range(0, batch, chunk):
+            images = min(chunk, batch - first)
+            columns = images * plane
+            x01 = x01_buffer[:, :columns + tail]
+            acc = acc_buffer[:, :columns]
+            grid = x01[:, :columns].reshape(cin_group, images, grid_h, grid_w)
+            for g in range(self.groups):
+                started = False
+                for (py, px), (taps, matrix) in self.phases.items():
+                    # x01[i, image, r, c] = padded bit at row r*stride + py, column c*stride + px;
+                    # grid positions beyond the input (and the tail) only feed discarded outputs.
+                    source = padded[first:first + images, g * cin_group:(g + 1) * cin_group,
+                                    py::stride, px::stride].transpose(1, 0, 2, 3)
+                    x01[:, columns:] = 0
+                    if fused:
+                        pad_bits(source, padding, pad_mode, f"{name} input", out=grid)
+                    else:
+                        rows_in, cols_in = source.shape[2:]
+                        grid[:, :, rows_in:] = 0
+                        grid[:, :, :, cols_in:] = 0
+                        np.copyto(grid[:, :, :rows_in, :cols_in], source, casting="unsafe")
+                    products = np.matmul(matrix[g], x01, out=products_buffer[:matrix.shape[1],
+                                                                             :columns + tail])
+                    # Shifted adds a block of columns at a time, so the block stays in cache.
+                    for low in range(0, columns, block):
+                        high = min(columns, low + block)
+                        for t, (qy, qx) in enumerate(taps):
+                            shift = qy * grid_w + qx
+                            part = products[t * cout_group:(t + 1) * cout_group,
+                                            low + shift:high + shift]
+                            if not started and t == 0:
+                                np.subtract(part, self.bias[g][:, None], out=acc[:, low:high])
+                            else:
+                                acc[:, low:high] += part
+                    started = True
+                result = acc.reshape(cout_group, images, grid_h, grid_w)[:, :, :out_h, :out_w]
+                np.copyto(out[first:first + images, g * cout_group:(g + 1) * cout_group],
+                          result.transpose(1, 0, 2, 3), casting="unsafe")
+        return out
+
+
+#: The float32 operands of one BLAS call, in bytes at most (bounds the memory of an evaluation).
+_PRODUCT_BYTES = 1 << 25
+#: The accumulators of one block of shifted adds, in bytes (a block stays in the core's cache).
+_ADD_BLOCK_BYTES = 1 << 19
+
+
+def binary_conv2d(x: np.ndarray, weight: np.ndarray | ConvWeights, stride: int = 1,
+                  padding: int = 0, dilation: int = 1, groups: int = 1,
+                  pad_mode: str = "replicate", name: str = "conv") -> np.ndarray:
+    """Int16 accumulators ``s[N, Cout, Ho, Wo]`` of a grouped binary convolution (CONV-1).
+
+    ``weight`` is a bit tensor or its :class:`ConvWeights` (prepared once per layer)."""
     for value, what in ((stride, "stride"), (dilation, "dilation"), (groups, "groups")):
         _check_positive(value, f"{name}.{what}")
     check_padding(padding, pad_mode)
     x = check_bits(x, f"{name} input")
-    weight = check_bits(weight, f"{name}.weight")
+    prepared = weight if isinstance(weight, ConvWeights) else None
+    weight = prepared.bits if prepared is not None else check_bits(weight, f"{name}.weight")
     error_if(x.ndim != 4, ShapeError, f"{name} input", "rank 4 [N, Cin, H, W]", list(x.shape),
              "CONV-3")
     error_if(weight.ndim != 4, ShapeError, f"{name}.weight", "rank 4 [Cout, Cin/groups, kh, kw]",
              list(weight.shape), "CONV-3")
-    batch, cin, height, width = x.shape
+    _, cin, height, width = x.shape
     cout, cin_group, kh, kw = weight.shape
     error_if(cin % groups or cout % groups, ShapeError, f"{name} channels",
              f"Cin and Cout multiples of groups = {groups}", f"Cin = {cin}, Cout = {cout}",
@@ -85,36 +219,10 @@ def binary_conv2d(x: np.ndarray, weight: np.ndarray, stride: int = 1, padding: i
     out_w = conv_output_size(width, kw, stride, padding, dilation)
     error_if(out_h < 1 or out_w < 1, ShapeError, f"{name} output", "Ho >= 1 and Wo >= 1",
              f"Ho = {out_h}, Wo = {out_w} from H = {height}, W = {width}", "CONV-2")
-
-    padded = pad_bits(x, padding, pad_mode, f"{name} input")
-    pad_h, pad_w = padded.shape[2:]
-    cout_group = cout // groups
-    grouped = padded.reshape(batch, groups, cin_group, pad_h, pad_w).transpose(1, 0, 3, 4, 2)
-    plus_minus = to_pm1(np.arange(2, dtype=np.uint8)).astype(np.float32)
-    a = plus_minus[grouped]                                        # [g, N, Hp, Wp, Cin/g]
-    w = to_pm1(weight).astype(np.float32).reshape(groups, cout_group, cin_group, kh * kw)
-    w = w.transpose(0, 2, 3, 1)                                    # [g, Cin/g, taps, Cout/g]
-    # Tap (ky, kx) reads row y*stride + ky*dilation: row phase (ky*dilation) % stride, shifted by
-    # (ky*dilation) // stride. A phase's pixels meet its taps' weights in one matmul; each tap then
-    # adds its shifted products, so no product is computed for a skipped position.
-    phases: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for ky in range(kh):
-        for kx in range(kw):
-            phases.setdefault(((ky * dilation) % stride, (kx * dilation) % stride), []).append(
-                (ky, kx))
-    # Exact: every partial sum is an integer of magnitude <= n <= N_MAX < 2**24 (float32 mantissa).
-    acc = np.zeros((groups, batch, out_h, out_w, cout_group), np.float32)
-    for (py, px), taps in phases.items():
-        phase = np.ascontiguousarray(a[:, :, py::stride, px::stride])
-        rows, cols = phase.shape[2:4]
-        w_taps = w[:, :, [ky * kw + kx for ky, kx in taps]].reshape(groups, cin_group, -1)
-        products = np.matmul(phase.reshape(groups, -1, cin_group), w_taps)
-        products = products.reshape(groups, batch, rows, cols, len(taps), cout_group)
-        for index, (ky, kx) in enumerate(taps):
-            qy, qx = ky * dilation // stride, kx * dilation // stride
-            acc += products[:, :, qy:qy + out_h, qx:qx + out_w, index]
-    acc = acc.transpose(1, 0, 4, 2, 3).reshape(batch, cout, out_h, out_w)
-    return acc.astype(ACC_DTYPE)
+    if prepared is None or (prepared.stride, prepared.dilation, prepared.groups) != (
+            stride, dilation, groups):
+        prepared = ConvWeights(weight, stride, dilation, groups, name)
+    return prepared.accumulate(x, padding, pad_mode, out_h, out_w, name)
 
 
 def select_slices(x: np.ndarray, groups: int, name: str = "x") -> np.ndarray:
@@ -132,9 +240,9 @@ def select_slices(x: np.ndarray, groups: int, name: str = "x") -> np.ndarray:
     return flatten_slices(chosen)
 
 
-def multi_slice_conv2d(x: np.ndarray, weight: np.ndarray, stride: int = 1, padding: int = 0,
-                       dilation: int = 1, groups: int = 1, pad_mode: str = "replicate",
-                       name: str = "conv") -> np.ndarray:
+def multi_slice_conv2d(x: np.ndarray, weight: np.ndarray | ConvWeights, stride: int = 1,
+                       padding: int = 0, dilation: int = 1, groups: int = 1,
+                       pad_mode: str = "replicate", name: str = "conv") -> np.ndarray:
     """The authors' ``MultiBConv`` on bits: CONV-4 then CONV-1."""
     return binary_conv2d(select_slices(x, groups, f"{name} input"), weight, stride, padding,
                          dilation, groups, pad_mode, name)

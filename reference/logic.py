@@ -39,7 +39,9 @@ def _operands(x: np.ndarray, r: np.ndarray, gate: str) -> tuple[np.ndarray, np.n
 def logic_xnor(x: np.ndarray, r: np.ndarray) -> np.ndarray:
     """XNOR of two bit tensors (LOGIC-1)."""
     x, r = _operands(x, r, "xnor")
-    return (x == r).astype(BIT_DTYPE)
+    out = np.empty(x.shape, BIT_DTYPE)
+    np.equal(x, r, out=out.view(np.bool_))  # True and False are stored as the bytes 1 and 0
+    return out
 
 
 def logic_or(x: np.ndarray, r: np.ndarray) -> np.ndarray:

@@ -31,30 +31,63 @@ from __future__ import annotations
 
 import numpy as np
 
+from boolnet_spec.reference.accumulator import ACC_DTYPE
 from boolnet_spec.reference.encoding import check_bits
 from boolnet_spec.reference.errors import DomainError, DTypeError, ShapeError, error_if
-from boolnet_spec.reference.threshold import GE, ThresholdUnits, threshold_slices
+from boolnet_spec.reference.threshold import ThresholdUnits, threshold_slices
 
 __all__ = ["binary_maxpool", "threshold_maxpool", "real_maxpool"]
 
 
-def _window_reduce(x: np.ndarray, kernel: int, stride: int, reduce, label: str) -> np.ndarray:
+def _reduce_axis(x: np.ndarray, axis: int, kernel: int, stride: int, padding: int,
+                 reduce) -> np.ndarray:
+    """``reduce`` over the ``kernel`` taps of each window along one axis; output ``i`` reads input
+    ``i*stride + tap - padding`` for the taps that lie inside the input (padding never wins)."""
+    size = x.shape[axis]
+    count = (size + 2 * padding - kernel) // stride + 1
+
+    def along(start: int, stop: int, step: int = 1) -> tuple:
+        return (slice(None),) * axis + (slice(start, stop, step),)
+
+    spans = {}  # tap -> the outputs [first, last] whose window holds it inside the input
+    for tap in range(kernel):
+        first = max(0, -((tap - padding) // stride))               # ceil((padding - tap) / stride)
+        last = min(count - 1, (size - 1 - tap + padding) // stride)
+        if first <= last:
+            spans[tap] = (first, last)
+
+    def taps(tap: int) -> np.ndarray:
+        first, last = spans[tap]
+        return x[along(first * stride + tap - padding, last * stride + tap - padding + 1, stride)]
+
+    full = [tap for tap, span in spans.items() if span == (0, count - 1)]
+    if full:
+        out = taps(full[0]).copy()
+    else:
+        shape = list(x.shape)
+        shape[axis] = count
+        out = np.full(shape, -np.inf if reduce is np.maximum else np.inf, x.dtype)
+    for tap, (first, last) in spans.items():
+        if not full or tap != full[0]:
+            window = out[along(first, last + 1)]
+            reduce(window, taps(tap), out=window)
+    return out
+
+
+def _window_reduce(x: np.ndarray, kernel: int, stride: int, reduce, label: str,
+                   padding: int = 0, shape: list[int] | None = None) -> np.ndarray:
     """``reduce`` (``np.maximum`` or ``np.minimum``) over each ``k x k`` window of the last two
-    axes: first along each row, then down the columns (the reduction is associative)."""
+    axes: first along each row, then down the columns (the reduction is associative). Positions
+    beyond the input (``padding``) take no part; ``shape`` is the tensor an error reports."""
     for value, what in ((kernel, "kernel"), (stride, "stride")):
         error_if(not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1,
                  DomainError, f"maxpool {what}", "an integer >= 1", repr(value), label)
-    error_if(x.ndim < 2 or x.shape[-2] < kernel or x.shape[-1] < kernel, ShapeError,
-             "maxpool input", f"[..., H, W] with H, W >= kernel = {kernel}", list(x.shape), label)
-    out_h = (x.shape[-2] - kernel) // stride + 1
-    out_w = (x.shape[-1] - kernel) // stride + 1
-    rows = x[..., 0:stride * (out_w - 1) + 1:stride].copy()
-    for kx in range(1, kernel):
-        reduce(rows, x[..., kx:kx + stride * (out_w - 1) + 1:stride], out=rows)
-    out = rows[..., 0:stride * (out_h - 1) + 1:stride, :].copy()
-    for ky in range(1, kernel):
-        reduce(out, rows[..., ky:ky + stride * (out_h - 1) + 1:stride, :], out=out)
-    return out
+    padded = list(x.shape[:-2]) + [size + 2 * padding for size in x.shape[-2:]]
+    error_if(x.ndim < 2 or min(padded[-2:]) < kernel, ShapeError, "maxpool input",
+             f"[..., H, W] with H, W >= kernel = {kernel}",
+             shape if shape is not None else padded, label)
+    rows = _reduce_axis(x, x.ndim - 1, kernel, stride, padding, reduce)
+    return _reduce_axis(rows, x.ndim - 2, kernel, stride, padding, reduce)
 
 
 def binary_maxpool(x: np.ndarray, kernel: int, stride: int, name: str = "x") -> np.ndarray:
@@ -65,12 +98,17 @@ def binary_maxpool(x: np.ndarray, kernel: int, stride: int, name: str = "x") -> 
 
 def threshold_maxpool(s: np.ndarray, units: ThresholdUnits, kernel: int,
                       stride: int) -> np.ndarray:
-    """``bits[N, S, C, Ho, Wo]`` of ``sign(BN(maxpool(alpha * s + b)) + o_j)`` (POOL-2)."""
-    bits = threshold_slices(s, units)
-    any_bit = _window_reduce(bits, kernel, stride, np.maximum, "POOL-2")
-    all_bit = _window_reduce(bits, kernel, stride, np.minimum, "POOL-2")
-    increasing = (units.polarity == GE)[None, :, :, None, None]
-    return np.where(increasing, any_bit, all_bit)
+    """``bits[N, S, C, Ho, Wo]`` of ``sign(BN(maxpool(alpha * s + b)) + o_j)`` (POOL-2).
+
+    Evaluated as POOL-2 states it: each unit applied to the window's ``max(s)``; over the window
+    this is the OR (polarity 1) or the AND (polarity 0) of the per-position bits."""
+    error_if(np.asarray(s).dtype != ACC_DTYPE, DTypeError, "s", "dtype int16", np.asarray(s).dtype,
+             "THR-5")
+    error_if(s.ndim != 4 or s.shape[1] != units.channels, ShapeError, "s",
+             f"shape [N, {units.channels}, H, W]", s.shape, "THR-5")
+    high = _window_reduce(s, kernel, stride, np.maximum, "POOL-2",
+                          shape=[s.shape[0], units.slices, *s.shape[1:]])
+    return threshold_slices(high, units)
 
 
 def real_maxpool(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
@@ -80,6 +118,4 @@ def real_maxpool(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.nd
              f"0 <= padding <= kernel // 2 = {kernel // 2}", repr(padding), "POOL-3")
     error_if(not np.issubdtype(np.asarray(x).dtype, np.floating), DTypeError, "maxpool input",
              "a float tensor", np.asarray(x).dtype, "POOL-3")
-    widths = [(0, 0)] * (x.ndim - 2) + [(padding, padding)] * 2
-    padded = np.pad(x, widths, mode="constant", constant_values=-np.inf)
-    return _window_reduce(padded, kernel, stride, np.maximum, "POOL-3")
+    return _window_reduce(x, kernel, stride, np.maximum, "POOL-3", padding)

@@ -44,15 +44,29 @@ def check_padding(padding: int, mode: str) -> None:
              padding, "PAD-3")
 
 
-def pad_bits(x: np.ndarray, padding: int, mode: str, name: str = "x") -> np.ndarray:
-    """Pad the last two axes of a bit tensor by ``padding`` on every side (PAD-1 to PAD-3)."""
+def pad_bits(x: np.ndarray, padding: int, mode: str, name: str = "x",
+             out: np.ndarray | None = None) -> np.ndarray:
+    """Pad the last two axes of a bit tensor by ``padding`` on every side (PAD-1 to PAD-3).
+
+    ``out`` (optional) receives the result, in its own dtype (a consumer's float buffer)."""
     check_padding(padding, mode)
     x = check_bits(x, name)
     error_if(x.ndim < 2 or min(x.shape[-2:]) < 1, ShapeError, name,
              "rank >= 2 [..., H, W] with H, W >= 1", list(x.shape), "PAD-1")
-    if padding == 0:
-        return x
-    widths = [(0, 0)] * (x.ndim - 2) + [(padding, padding)] * 2
+    p, (height, width) = padding, x.shape[-2:]
+    if out is None:
+        if padding == 0:
+            return x
+        out = np.empty((*x.shape[:-2], height + 2 * p, width + 2 * p), x.dtype)
+    out[..., p:p + height, p:p + width] = x
     if mode == "replicate":
-        return np.pad(x, widths, mode="edge")
-    return np.pad(x, widths, mode="constant", constant_values=1)
+        out[..., p:p + height, :p] = x[..., :, :1]
+        out[..., p:p + height, p + width:] = x[..., :, width - 1:]
+        out[..., :p, :] = out[..., p:p + 1, :]
+        out[..., p + height:, :] = out[..., p + height - 1:p + height, :]
+    else:
+        out[..., :p, :] = 1
+        out[..., p + height:, :] = 1
+        out[..., :, :p] = 1
+        out[..., :, p + width:] = 1
+    return out

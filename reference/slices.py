@@ -75,4 +75,5 @@ def slice_quantize(z: np.ndarray, offsets: np.ndarray, name: str = "z") -> np.nd
     offsets = check_float32(offsets, "slice offsets", offsets.shape, "SLICE-2")
     bounds = -offsets.astype(np.float64)  # exact negation of a float32
     shape = (1, len(offsets)) + (1,) * (z.ndim - 1)
-    return (z.astype(np.float64)[:, None] >= bounds.reshape(shape)).astype(BIT_DTYPE)
+    bits = np.asarray(z, np.float64)[:, None] >= bounds.reshape(shape)
+    return bits.view(BIT_DTYPE)  # True and False are stored as the bytes 1 and 0

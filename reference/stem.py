@@ -35,6 +35,16 @@
    BoolNet (local adaptive shifting, the authors' ``GhostBNSign(binary=False)``): the first bits are
    ``slice_quantize(BN1(f) + BN_las(dwconv3x3(BN2(f))), o)`` with the depthwise convolution of
    STEM-2 and no binarization of its input.
+
+Evaluation. :func:`stem_features` pools before BatchNorm, image by image, and is bit for bit
+STEM-3: with ``r > 0``, each rounded operation of BN-3 (``x - mean``, ``/ r``, ``* gamma``,
+``+ beta``) is monotone in ``x``, non-decreasing except the product with a negative ``gamma``,
+and rounding to nearest is non-decreasing; so the window maximum of ``BN0(v)`` is ``BN0(max v)``
+where ``gamma >= 0`` and ``BN0(min v)`` where ``gamma < 0``. There ``min v = -max(-v)``, and
+``-v`` is the conv with negated float32 weights: the same products and sums of negated operands,
+which round to the negated results (round to nearest is symmetric). Only the sign of a zero can
+differ, and no later operation turns ``-0`` and ``+0`` into different non-zero values or bits
+(ENC-2).
 """
 
 from __future__ import annotations
@@ -71,33 +81,65 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
     out_w = (width + 2 * padding - kw) // stride + 1
     padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (padding, padding), (padding, padding)])
     w = weight.astype(np.float64)
+    if groups == cin == cout and stride == 1:
+        # Depthwise: one multiply-add per tap, in tap order. Tap (ky, kx) of output (y, x) is the
+        # padded plane's flat element (y + ky)*Wp + x + kx: outputs are computed on rows of the
+        # padded width Wp (columns from out_w on are discarded), each tap a shifted flat run.
+        pad_w = padded.shape[3]
+        flat = np.zeros((batch, cout, padded.shape[2] * pad_w + kw - 1))
+        flat[:, :, :-(kw - 1) or None] = padded.reshape(batch, cout, -1)
+        length = out_h * pad_w
+        out = np.zeros((batch, cout, length))
+        product = np.empty_like(out)
+        for ky in range(kh):
+            for kx in range(kw):
+                tap = flat[:, :, ky * pad_w + kx:ky * pad_w + kx + length]
+                out += np.multiply(tap, w[None, :, 0, ky, kx, None], out=product)
+        return out.reshape(batch, cout, out_h, pad_w)[..., :out_w]
     if groups == cin == cout:
-        # Depthwise: one multiply-add per tap, in tap order.
         out = np.zeros((batch, cout, out_h, out_w))
+        product = np.empty_like(out)
         for ky in range(kh):
             for kx in range(kw):
                 tap = padded[:, :, ky:ky + stride * (out_h - 1) + 1:stride,
                              kx:kx + stride * (out_w - 1) + 1:stride]
-                out += tap * w[None, :, 0, ky, kx, None, None]
+                out += np.multiply(tap, w[None, :, 0, ky, kx, None, None], out=product)
         return out
-    grouped = np.ascontiguousarray(padded.reshape(batch, groups, cin_group, *padded.shape[2:])
-                                   .transpose(1, 0, 3, 4, 2))      # [g, N, Hp, Wp, Cin/g]
-    windows = np.lib.stride_tricks.sliding_window_view(grouped, (kh, kw), axis=(2, 3))
-    windows = windows[:, :, ::stride, ::stride][:, :, :out_h, :out_w]  # [g, N, Ho, Wo, Cg, kh, kw]
-    # Patch order (ky, kx, c): each window row is one contiguous run of the channels-last input.
-    patches = np.ascontiguousarray(windows.transpose(0, 1, 2, 3, 5, 6, 4))
-    patches = patches.reshape(groups, batch * out_h * out_w, -1)
-    w = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)
-    out = np.matmul(patches, w.reshape(groups, -1, cout // groups))
-    out = out.reshape(groups, batch, out_h, out_w, cout // groups).transpose(1, 0, 4, 2, 3)
-    return out.reshape(batch, cout, out_h, out_w)
+    cout_group = cout // groups
+    # Patch order (ky, kx, c): w[o, (ky, kx, c)] times patches[(ky, kx, c), (y, x)], one image and
+    # group at a time, written straight into the output's channel rows.
+    w = w.reshape(groups, cout_group, cin_group, kh, kw).transpose(0, 1, 3, 4, 2)
+    w = np.ascontiguousarray(w.reshape(groups, cout_group, -1))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride][:, :, :out_h, :out_w]  # [N, Cin, Ho, Wo, kh, kw]
+    out = np.empty((batch, cout, out_h, out_w))
+    patches = np.empty((kh, kw, cin_group, out_h, out_w))
+    for b in range(batch):
+        for g in range(groups):
+            group = windows[b, g * cin_group:(g + 1) * cin_group]
+            np.copyto(patches, group.transpose(3, 4, 0, 1, 2))
+            np.matmul(w[g], patches.reshape(kh * kw * cin_group, -1),
+                      out=out[b, g * cout_group:(g + 1) * cout_group].reshape(cout_group, -1))
+    return out
 
 
 def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) -> np.ndarray:
-    """``real_maxpool(BN0(conv1(image)), 3, 2, 1)`` in binary64 (STEM-3)."""
+    """``real_maxpool(BN0(conv1(image)), 3, 2, 1)`` in binary64 (STEM-3), evaluated image by
+    image with the pooling before BatchNorm (see the evaluation note of this chapter)."""
     image = check_image(image)
     conv_weight = check_float32(conv_weight, "conv1.weight", (bn0.channels, 3, 7, 7), "STEM-2")
-    return real_maxpool(bn0(real_conv2d(image, conv_weight, stride=2, padding=3)), 3, 2, 1)
+    # A channel whose BatchNorm slope is negative pools the negated conv, then negates it back.
+    flip = np.where(bn0.gamma < 0, np.float32(-1), np.float32(1))
+    flipped = conv_weight * flip[:, None, None, None]                  # exact negations
+    features = None
+    for first in range(image.shape[0]):
+        conv = real_conv2d(image[first:first + 1], flipped, stride=2, padding=3)
+        pooled = real_maxpool(conv, 3, 2, 1)
+        pooled *= flip.astype(np.float64)[None, :, None, None]
+        if features is None:
+            features = np.empty((image.shape[0], *pooled.shape[1:]))
+        features[first] = bn0(pooled)[0]
+    return features
 
 
 def basenet_stem(features: np.ndarray, bn: BatchNorm, offsets: np.ndarray) -> np.ndarray:
@@ -107,9 +149,13 @@ def basenet_stem(features: np.ndarray, bn: BatchNorm, offsets: np.ndarray) -> np
 
 def boolnet_stem(features: np.ndarray, bn1: BatchNorm, bn2: BatchNorm, dw_weight: np.ndarray,
                  bn_las: BatchNorm, offsets: np.ndarray) -> np.ndarray:
-    """BoolNet's first bits with local adaptive shifting (STEM-5)."""
+    """BoolNet's first bits with local adaptive shifting (STEM-5), image by image."""
     channels = features.shape[1]
     dw_weight = check_float32(dw_weight, "adaptive_zero_points.0.weight", (channels, 1, 3, 3),
                               "STEM-2")
-    shift = bn_las(real_conv2d(bn2(features), dw_weight, stride=1, padding=1, groups=channels))
-    return slice_quantize(bn1(features) + shift, offsets, "stem pre-activation")
+    z = np.empty(features.shape)
+    for first in range(features.shape[0]):
+        f = features[first:first + 1]
+        shift = bn_las(real_conv2d(bn2(f), dw_weight, stride=1, padding=1, groups=channels))
+        np.add(bn1(f), shift, out=z[first:first + 1])
+    return slice_quantize(z, offsets, "stem pre-activation")

@@ -134,8 +134,9 @@ def threshold_slices(s: np.ndarray, units: ThresholdUnits) -> np.ndarray:
     error_if(s.ndim != 4 or s.shape[1] != units.channels, ShapeError, "s",
              f"shape [N, {units.channels}, H, W]", s.shape, "THR-5")
     # For integers, s <= t is not (s >= t + 1): one comparison, then a flip where polarity is 0.
+    # Both bounds are int16 (THR-2: t <= n + 2 for polarity 1, t + 1 <= n - 1 for polarity 0).
     lower = np.where(units.polarity == GE, units.threshold.astype(np.int32),
-                     units.threshold.astype(np.int32) + 1)
+                     units.threshold.astype(np.int32) + 1).astype(ACC_DTYPE)
     bits = s[:, None] >= lower[None, :, :, None, None]
     bits ^= (units.polarity == LE)[None, :, :, None, None]
     return bits.view(BIT_DTYPE)

@@ -13,14 +13,14 @@
 
    ``boolnet-spec prove --variant=PATH.py:NAME`` loads the
    :class:`~boolnet_spec.spec.variants.declarations.Variant` named ``NAME`` from the Python file
-   ``PATH.py`` and proves it (VARIANT-2 to VARIANT-5), printing the fold, or the counterexample
-   with its replay. With ``--json`` it prints ``{"variant", "status", "fold", "counterexample",
-   "reason", "seconds"}``. It exits 0 only when the status is ``proved``, 1 for any other
-   status, and 2 with a one-line message when the file cannot be loaded, holds no such variant, or the
-   declaration is invalid (VARIANT-1). The file is loaded as Python runs a script: a module
-   beside it (``from helper import x``) is importable while it loads, and ``sys.path`` and
-   ``sys.modules`` are restored afterwards. ``--timeout`` is the wall-time budget of the variant
-   (default 3 s; VARIANT-5).
+   ``PATH.py`` and proves it (VARIANT-2 to VARIANT-5), printing the fold, or the counterexample with
+   its replay. With ``--json`` it prints ``{"variant", "status", "fold", "counterexample", "reason",
+   "seconds"}``. It exits 0 only when the status is ``proved``, 1 for any other status, and 2 with a
+   one-line message when the file cannot be loaded, holds no such variant, or the declaration is
+   invalid (VARIANT-1). The file is loaded as Python runs a script: a module beside it (``from
+   helper import x``) is importable while it loads, and ``sys.path`` and ``sys.modules`` are
+   restored afterwards. ``--timeout`` is the wall-time budget of the variant (default 3 s;
+   VARIANT-5).
 
 .. req:: PROVE-3
 

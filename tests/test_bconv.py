@@ -13,7 +13,12 @@ from strategies import bit_arrays, conv_configs
 
 import boolnet_spec.reference.bconv
 from boolnet_spec.reference.accumulator import N_MAX
-from boolnet_spec.reference.bconv import binary_conv2d, multi_slice_conv2d, select_slices
+from boolnet_spec.reference.bconv import (
+    ConvWeights,
+    binary_conv2d,
+    multi_slice_conv2d,
+    select_slices,
+)
 from boolnet_spec.reference.channels import flatten_slices
 from boolnet_spec.reference.errors import (
     BoundError,
@@ -49,6 +54,18 @@ def test_binary_conv2d_equals_nested_loops(case):
     assert s.dtype == np.int16
     assert s.shape == expected.shape
     assert np.array_equal(s, expected)
+
+
+@pytest.mark.req("CONV-1")
+@given(conv_cases(), st.integers(1, 3), st.integers(1, 3))
+def test_prepared_weights_give_the_same_accumulators(case, stride, dilation):
+    config, x, w = case
+    # Weights prepared once per layer; prepared for another geometry they are laid out anew.
+    for prepared in (ConvWeights(w, config.stride, config.dilation, config.groups),
+                     ConvWeights(w, stride, dilation, config.groups)):
+        assert np.array_equal(
+            binary_conv2d(x, prepared, config.stride, config.padding, config.dilation,
+                          config.groups, config.pad_mode), run(config, x, w))
 
 
 @pytest.mark.req("CONV-1", "ACC-1")

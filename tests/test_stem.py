@@ -15,6 +15,7 @@ from strategies import random_batchnorm
 
 from boolnet_spec.reference.batchnorm import BatchNorm
 from boolnet_spec.reference.errors import DTypeError, NonFiniteError, ShapeError
+from boolnet_spec.reference.maxpool import real_maxpool
 from boolnet_spec.reference.slices import slice_offsets
 from boolnet_spec.reference.stem import basenet_stem, boolnet_stem, real_conv2d, stem_features
 
@@ -122,6 +123,22 @@ def torch_features(image: np.ndarray, weight: np.ndarray, bn0: BatchNorm):
     err = F.max_pool2d(bn_err, 3, 2, 1).numpy()
     size = F.max_pool2d(normalised.abs(), 3, 2, 1).numpy()
     return features, err, size
+
+
+@pytest.mark.req("STEM-3", "BN-3", "POOL-3")
+@given(stem_cases(), st.sampled_from([0.0, -0.0, None]))
+def test_stem_features_pooled_before_batchnorm_equal_the_literal_composition(case, zero_gamma):
+    # stem_features pools first (negated weights where gamma < 0); STEM-3 pools BN0's output.
+    image, weight, rng, channels = case
+    bn0 = random_batchnorm(rng, channels)
+    if zero_gamma is not None:
+        bn0 = BatchNorm(np.where(np.arange(channels) == 0, np.float32(zero_gamma), bn0.gamma)
+                        .astype(np.float32), bn0.beta, bn0.mean, bn0.var, bn0.eps)
+    # Image by image on both sides: the BLAS may order a sum differently for another batch size.
+    literal = np.concatenate([real_maxpool(bn0(real_conv2d(one[None], weight, stride=2,
+                                                           padding=3)), 3, 2, 1)
+                              for one in image])
+    assert np.array_equal(stem_features(image, weight, bn0), literal)
 
 
 @needs_torch
