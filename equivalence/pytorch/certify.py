@@ -36,6 +36,21 @@ threshold unit.
    ``|y*_j(s)|`` and its bound. A channel with a zero weight sign (``W = 0``, which ``torch.sign``
    maps to 0 and WB-1 to +1) is not certified: PyTorch's accumulator then leaves ``D_n``; it is
    reported once as ``ternary``.
+
+.. req:: CERT-4
+
+   Scope. Certification runs the model's BatchNorm and GhostSign modules of every binary layer
+   against the threshold units folded from the same parameters; it never runs the model's
+   convolution, stem, logic, shuffle or head, and it computes the weight signs and ``alpha_t``
+   itself (the formula of TORCH-1) instead of taking them from the module's forward. It sees:
+   BatchNorm evaluation, folding and threshold bugs, sign-convention and float32 tie bugs of the
+   quantizer, and zero weight signs. It is blind to: padding, slice selection, the convolution
+   and its accumulator, the module's own weight binarization and ``alpha``, max-pooling order,
+   the split, XNOR, OR and shuffle, the stem and the head. Every certificate (report ``scope``,
+   with ``sees``, ``blind_to`` and ``see_also``) and the ``certify`` command say so and point to
+   ``compare`` (HARNESS-1 to HARNESS-6), which runs the whole module on images, and to the
+   conformance kit, which runs an implementation on the shipped suite. A certified model is
+   certified for its threshold stage only.
 """
 
 from __future__ import annotations
@@ -64,7 +79,19 @@ from boolnet_spec.reference.slices import slice_offsets
 from boolnet_spec.reference.threshold import GE
 from boolnet_spec.reference.weights import weight_scale
 
-__all__ = ["NodeCertificate", "Certification", "certify", "certify_node", "fma32", "bn_variants"]
+__all__ = ["NodeCertificate", "Certification", "certify", "certify_node", "fma32", "bn_variants",
+           "SCOPE"]
+
+SCOPE = {
+    "sees": ["BatchNorm evaluation of every binary layer", "folding and threshold units",
+             "sign convention and float32 ties of the quantizer (GhostSign)",
+             "zero weight signs"],
+    "blind_to": ["padding", "slice selection", "the convolution and its accumulator",
+                 "the module's own weight binarization (weight bits)", "alpha scaling",
+                 "max-pooling order", "split", "XNOR", "OR", "shuffle", "stem", "head"],
+    "see_also": ["boolnet-spec compare (the harness: runs the whole module on images)",
+                 "the conformance kit (boolnet-spec conform: runs an implementation on the suite)"],
+}
 
 
 def _round32(value: np.ndarray, down: bool) -> np.ndarray:
@@ -160,7 +187,7 @@ class Certification:
                 "seconds": round(self.seconds, 2), "passed": totals["mismatch"] == 0}
 
     def to_json(self, limit: int | None = None) -> dict:
-        return {"summary": self.summary, "settings": self.settings,
+        return {"summary": self.summary, "settings": self.settings, "scope": SCOPE,
                 "layers": [n.to_json(limit) for n in self.nodes]}
 
 

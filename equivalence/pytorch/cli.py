@@ -141,6 +141,10 @@ def certify_command(args: argparse.Namespace) -> int:
               f"at risk: {summary['at_risk_values']} values (float_ambiguous "
               f"{summary['float_ambiguous']}, ternary {summary['ternary']}, mismatch "
               f"{summary['mismatch']})")
+        scope = report["scope"]
+        print("scope (CERT-4): checks " + "; ".join(scope["sees"]) + ".\n  blind to: "
+              + ", ".join(scope["blind_to"]) + ".\n  for those use: "
+              + "; ".join(scope["see_also"]) + ".")
     return 0 if summary["mismatch"] == 0 else 1
 
 
@@ -186,6 +190,9 @@ def register(commands) -> None:
         description="For every binary channel, slice and accumulator value, evaluate the "
                     "PyTorch model's own BatchNorm and GhostSign on the float32 interval its "
                     "convolution can produce and compare with the folded threshold unit. "
+                    "It never runs the model's convolution, logic, shuffle, stem or head: "
+                    "padding, accumulator, weight-bit, alpha, split, XNOR, OR and shuffle bugs "
+                    "are invisible to it (CERT-4); use `compare` and `conform` for those. "
                     "Exit 0 only without mismatches.")
     _common(certify)
     certify.set_defaults(handler=certify_command)
