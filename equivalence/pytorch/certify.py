@@ -35,7 +35,9 @@ threshold unit.
    evaluation gave exactly 0, else ``float_ambiguous``. Each is reported with its margin
    ``|y*_j(s)|`` and its bound. A channel with a zero weight sign (``W = 0``, which ``torch.sign``
    maps to 0 and WB-1 to +1) is not certified: PyTorch's accumulator then leaves ``D_n``; it is
-   reported once as ``ternary``.
+   reported once as ``ternary``. With a supplied model (``model=``), a unit that is not the exact
+   fold of the module's BatchNorm parameters, or not canonical, is a ``mismatch`` naming the
+   channel, the slice and both units (HARNESS-7), whatever the float evaluation gives.
 
 .. req:: CERT-4
 
@@ -69,6 +71,7 @@ from boolnet_spec.equivalence.pytorch.harness import (
     torch_weight,
     within_bound,
 )
+from boolnet_spec.equivalence.pytorch.harness.folds import unit_findings
 from boolnet_spec.reference.architecture import Architecture
 from boolnet_spec.reference.batchnorm import BatchNorm
 from boolnet_spec.reference.exact import exact
@@ -201,8 +204,10 @@ def _paths(module, node) -> tuple[str, str, str]:
     return f"{block}.{kind}", f"{block}.bn{which}", f"{block}.ghostsign{which}"
 
 
-def certify_node(module, model: Model, node) -> NodeCertificate:
-    """CERT-1 to CERT-3 for one bconv node."""
+def certify_node(module, model: Model, node, exported: Model | None = None) -> NodeCertificate:
+    """CERT-1 to CERT-3 for one bconv node; with ``exported`` (the module's export), the node's
+    units
+    are first checked against it (HARNESS-7)."""
     import torch
 
     conv_path, bn_path, sign_path = _paths(module, node)
@@ -263,7 +268,8 @@ def certify_node(module, model: Model, node) -> NodeCertificate:
         for (i, j, c), value, bound in zip(index, values, bounds, strict=True):
             fold = folds.setdefault(int(c), ChannelFold(
                 reference_bn, int(c), alpha[c], np.float32(0) if bias is None else bias[c]))
-            within = within_bound(fold, int(value), exact(offsets[j]), Fraction(float(bound)))
+            within = within_bound(fold, int(value), exact(offsets[j]), Fraction(float(bound))) \
+                and fold.bit(int(value), exact(offsets[j])) == bool(reference[i, j, c])
             cls = "mismatch" if not within else "ternary" if zero[i, j, c] else \
                 "float_ambiguous"
             margin = abs(_preactivation(bn, c, float(alpha[c]) * float(value) + shift[c],
@@ -278,6 +284,10 @@ def certify_node(module, model: Model, node) -> NodeCertificate:
         at_risk.append({"channel": int(c), "slice": None, "s": None, "class": "ternary",
                         "torch_zero": True, "margin": None, "bound": None,
                         "reason": "zero weight sign: PyTorch's accumulator leaves D_n"})
+    if exported is not None:
+        for finding in unit_findings(units, exported.states[node.name]["units"]):
+            at_risk.append({**finding, "s": None, "torch_zero": False, "margin": None,
+                            "bound": None})
     certified = channels - len({r["channel"] for r in at_risk})
     return NodeCertificate(node.name, n, channels, units.slices, certified, at_risk)
 
@@ -296,13 +306,16 @@ def certify(module, arch: Architecture, model: Model | None = None,
     from boolnet_spec.equivalence.pytorch.export import export_model
 
     start = time.perf_counter()
+    exported = None
     if model is None:
         model = export_model(module, arch)
+    else:
+        exported = export_model(module, arch)
     nodes = [node for node in model.nodes if OPS[node.op].has_threshold_units]
     certificates = []
     for node in tqdm(nodes, desc="certify", unit="layer", disable=None if progress else True,
                      file=sys.stderr):
-        certificates.append(certify_node(module, model, node))
+        certificates.append(certify_node(module, model, node, exported))
     settings = {"torch": torch.__version__, "architecture": model.architecture.to_json(),
                 "evaluations": ["the model's BatchNorm and GhostSign modules",
                                 "mean*A unfused, x*A unfused", "mean*A unfused, x*A fused",

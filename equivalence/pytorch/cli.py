@@ -10,7 +10,8 @@
    ``--samples`` seeded standard normal images. ``--json`` prints one JSON object whose
    ``summary`` holds ``mismatch``, ``ternary``, ``float_ambiguous`` (counts) and
    ``top1_agreement`` (a fraction; ``certify`` gives it on the bundled sample images, and ``null``
-   for a checkpoint without ``--input``). Progress bars go to stderr.
+   for a checkpoint without ``--input``). Progress bars go to stderr. ``compare --ternary=error``
+   makes a torch 0 in a bit tensor a ``mismatch`` (HARNESS-8).
 
 .. req:: CLI-2
 
@@ -100,7 +101,7 @@ def compare_command(args: argparse.Namespace) -> int:
         rng = np.random.default_rng(args.seed)
         size = arch.image_size
         images = rng.standard_normal((args.samples, 3, size, size)).astype(np.float32)
-    result = compare(module, arch, images, limit=args.limit)
+    result = compare(module, arch, images, limit=args.limit, ternary=args.ternary)
     report = result.to_json(args.limit)
     summary = report["summary"]
     if args.json:
@@ -183,6 +184,9 @@ def register(commands) -> None:
     compare.add_argument("--samples", type=int, default=2,
                          help="random images for a CHECKPOINT without --input (default 2)")
     compare.add_argument("--seed", type=int, default=0, help="seed of the random images")
+    compare.add_argument("--ternary", choices=("count", "error"), default="count",
+                         help="a torch 0 in a bit tensor: classified and counted (default) or a "
+                              "mismatch (error; always so for --sign-mode=spec)")
     compare.set_defaults(handler=compare_command)
 
     certify = commands.add_parser(
