@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import types
+
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from boolnet_spec.equivalence.pytorch.model import logic_or, logic_xnor
 
 
 def zero_padding(net, block: str = "layer1.0", conv: str = "conv2"):
@@ -23,4 +28,48 @@ def zero_padding(net, block: str = "layer1.0", conv: str = "conv2"):
     return net
 
 
-__all__ = ["zero_padding", "torch"]
+def _block_forward(self, block_input, carry_first: bool = False):
+    """BasicBlock.forward with the shuffle's interleave optionally swapped."""
+    channels = block_input.shape[2]
+    x = residual = carry = block_input
+    if self.plan.split:
+        x = residual = block_input[:, :, :channels // 2]
+        carry = block_input[:, :, channels // 2:]
+    if self.downsample is not None:
+        residual = carry = self.downsample(block_input)
+    x = logic_xnor(self.ghostsign1(self.bn1(self.conv1(x))), residual)
+    if self.plan.last:
+        return self.bn2(self.conv2(x)) + self.bn3(x.mean(1))
+    z = logic_or(self.ghostsign2(self.bn2(self.conv2(x))), residual)
+    batch, slices, width, height, size = z.shape
+    pair = (carry, z) if carry_first else (z, carry)
+    return torch.stack(pair, dim=3).reshape(batch, slices, 2 * width, height, size)
+
+
+def swapped_shuffle(net, block: str = "layer1.0"):
+    """The shuffle puts the carried half on the even channels and the OR result on the odd."""
+    module = net.get_submodule(block)
+    module.forward = types.MethodType(
+        lambda self, x: _block_forward(self, x, carry_first=True), module)
+    return net
+
+
+class SlicePool(nn.MaxPool2d):
+    """2x2 max pooling of a bit tensor ``[N, S, C, H, W]``."""
+
+    def forward(self, x):
+        batch, slices, channels, height, width = x.shape
+        pooled = super().forward(x.reshape(batch, slices * channels, height, width))
+        return pooled.reshape(batch, slices, channels, *pooled.shape[-2:])
+
+
+def pool_after_sign(net):
+    """Every pooling downsample branch pools the bits after BatchNorm and sign."""
+    for module in net.modules():
+        branch = getattr(module, "downsample", None)
+        if branch is not None and isinstance(branch[1], nn.MaxPool2d):
+            module.downsample = nn.Sequential(branch[0], branch[2], branch[3], SlicePool(2, 2))
+    return net
+
+
+__all__ = ["zero_padding", "swapped_shuffle", "pool_after_sign", "SlicePool"]

@@ -162,3 +162,55 @@ def test_a_gross_bug_is_classified_per_distinct_key_not_per_element(monkeypatch)
     assert mismatches > 500 and len(result.disagreements) == 5
     print(f"{mismatches} mismatches, {len(calls)} exact decisions")
     assert len(calls) < mismatches / 4
+
+
+def bad_rows(result) -> dict:
+    return {r.layer: r.counts["mismatch"] for r in result.rows if r.counts["mismatch"]}
+
+
+@pytest.mark.req("HARNESS-10")
+def test_a_swapped_interleave_is_blamed_on_the_shuffle_not_the_or():
+    from faulty_torch import swapped_shuffle
+
+    arch, _, net, images = setup("boolnet-k4")
+    model = export_model(net, arch)
+    result = compare(swapped_shuffle(net), arch, images, model=model, progress=False)
+    bad = bad_rows(result)
+    assert "layer1.0" in bad                                     # the shuffle's own tensor
+    assert "layer1.0.or" not in bad and not any(k.startswith("layer1.0.") for k in bad)
+    assert next(iter(bad)) == "layer1.0"                           # first finding in node order
+
+
+@pytest.mark.req("HARNESS-10")
+def test_max_pooling_after_batchnorm_sign_is_a_mismatch_at_the_downsample():
+    from faulty_torch import pool_after_sign
+
+    arch, _, net, images = setup("basenet-k4", seed=3)
+    model = export_model(net, arch)
+    # Pooling commutes with an increasing BatchNorm-sign: make one channel decreasing.
+    bn = net.layer2[0].downsample[2]
+    with torch.no_grad():
+        bn.weight[:] = -bn.weight.abs()
+    model = export_model(net, arch)
+    result = compare(pool_after_sign(net), arch, images, model=model, progress=False)
+    bad = bad_rows(result)
+    assert next(iter(bad)) == "layer2.0.downsample"
+    entry = next(e for e in result.disagreements if e["layer"] == "layer2.0.downsample")
+    assert "max pooling after BatchNorm-sign" in entry["reason"]
+
+
+@pytest.mark.req("HARNESS-10")
+def test_an_unexplained_structure_is_refused_naming_the_node():
+    from boolnet_spec.reference.errors import FormatError
+
+    arch, _, net, images = setup("basenet-k4")
+    model = export_model(net, arch)
+    branch = net.layer2[0].downsample
+    net.layer2[0].downsample = torch.nn.Sequential(branch[0], branch[2], branch[3])  # no pool
+    with pytest.raises(FormatError, match=r"node layer2\.0\.downsample: .*MaxPool2d.*"
+                                          r"\[HARNESS-10\]$"):
+        compare(net, arch, images, model=model, progress=False)
+    net.layer2[0].downsample = torch.nn.Sequential(branch[0], branch[1], torch.nn.ReLU(),
+                                                   branch[3])
+    with pytest.raises(FormatError, match=r"ReLU.*\[HARNESS-10\]$"):
+        compare(net, arch, images, model=model, progress=False)

@@ -71,7 +71,7 @@ from boolnet_spec.equivalence.pytorch.harness import (
     torch_weight,
     within_bound,
 )
-from boolnet_spec.equivalence.pytorch.harness.folds import unit_findings
+from boolnet_spec.equivalence.pytorch.harness.folds import exact_units, unit_findings
 from boolnet_spec.reference.architecture import Architecture
 from boolnet_spec.reference.batchnorm import BatchNorm
 from boolnet_spec.reference.exact import exact
@@ -204,10 +204,9 @@ def _paths(module, node) -> tuple[str, str, str]:
     return f"{block}.{kind}", f"{block}.bn{which}", f"{block}.ghostsign{which}"
 
 
-def certify_node(module, model: Model, node, exported: Model | None = None) -> NodeCertificate:
-    """CERT-1 to CERT-3 for one bconv node; with ``exported`` (the module's export), the node's
-    units
-    are first checked against it (HARNESS-7)."""
+def certify_node(module, model: Model, node, supplied: bool = False) -> NodeCertificate:
+    """CERT-1 to CERT-3 for one bconv node; a ``supplied`` model's units are also checked against
+    the exact fold of the module's parameters (HARNESS-7)."""
     import torch
 
     conv_path, bn_path, sign_path = _paths(module, node)
@@ -284,8 +283,8 @@ def certify_node(module, model: Model, node, exported: Model | None = None) -> N
         at_risk.append({"channel": int(c), "slice": None, "s": None, "class": "ternary",
                         "torch_zero": True, "margin": None, "bound": None,
                         "reason": "zero weight sign: PyTorch's accumulator leaves D_n"})
-    if exported is not None:
-        for finding in unit_findings(units, exported.states[node.name]["units"]):
+    if supplied:
+        for finding in unit_findings(units, exact_units(module, node, units.slices)):
             at_risk.append({**finding, "s": None, "torch_zero": False, "margin": None,
                             "bound": None})
     certified = channels - len({r["channel"] for r in at_risk})
@@ -306,16 +305,14 @@ def certify(module, arch: Architecture, model: Model | None = None,
     from boolnet_spec.equivalence.pytorch.export import export_model
 
     start = time.perf_counter()
-    exported = None
+    supplied = model is not None
     if model is None:
         model = export_model(module, arch)
-    else:
-        exported = export_model(module, arch)
     nodes = [node for node in model.nodes if OPS[node.op].has_threshold_units]
     certificates = []
     for node in tqdm(nodes, desc="certify", unit="layer", disable=None if progress else True,
                      file=sys.stderr):
-        certificates.append(certify_node(module, model, node, exported))
+        certificates.append(certify_node(module, model, node, supplied))
     settings = {"torch": torch.__version__, "architecture": model.architecture.to_json(),
                 "evaluations": ["the model's BatchNorm and GhostSign modules",
                                 "mean*A unfused, x*A unfused", "mean*A unfused, x*A fused",

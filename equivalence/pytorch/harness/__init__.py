@@ -146,9 +146,8 @@ def compare(module, arch: Architecture, images: np.ndarray, model: Model | None 
     from boolnet_spec.equivalence.pytorch.export import export_model
 
     supplied = model is not None
-    exact = export_model(module, arch)
     if model is None:
-        model = exact
+        model = export_model(module, arch)
     images = np.ascontiguousarray(images, dtype=np.float32)
     logits, seen_in, seen_out = capture(module, model, images)
     error_if(ternary not in TERNARY_MODES, DomainError, "ternary",
@@ -158,7 +157,7 @@ def compare(module, arch: Architecture, images: np.ndarray, model: Model | None 
     strict = ternary == "error" or "spec" in sign_modes
     tf = TeacherForced(module, model, images, seen_in, seen_out, logits, limit, strict)
     if supplied:
-        rows, findings = check_supplied_units(model, exact)
+        rows, findings = check_supplied_units(module, model)
         tf.rows += rows
         for entry in findings:
             tf.record(entry)

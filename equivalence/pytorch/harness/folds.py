@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from boolnet_spec.equivalence.pytorch.bounds import BNParams
 from boolnet_spec.equivalence.pytorch.harness.report import Row
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.fold import fold_bn_sign
 from boolnet_spec.reference.network import Model
 from boolnet_spec.reference.ops import OPS
-from boolnet_spec.reference.threshold import GE, is_canonical
+from boolnet_spec.reference.slices import slice_offsets
+from boolnet_spec.reference.threshold import GE, ThresholdUnits, is_canonical
+from boolnet_spec.reference.weights import weight_scale
 
 
 def unit_json(polarity, threshold) -> dict:
@@ -37,14 +42,38 @@ def unit_findings(supplied, exact) -> list[dict]:
     return findings
 
 
-def check_supplied_units(supplied: Model, exact: Model) -> tuple[list[Row], list[dict]]:
+def module_paths(module, node) -> tuple[str, str]:
+    """The conv and BatchNorm module paths of a binary layer (HARNESS-1, HARNESS-10)."""
+    from boolnet_spec.equivalence.pytorch.harness.capture import downsample_paths
+
+    block, kind = node.name.rsplit(".", 1)
+    if kind == "downsample":
+        return f"{block}.downsample.0", downsample_paths(module, block)[0]
+    return f"{block}.{kind}", f"{block}.bn{kind[-1]}"
+
+
+def exact_units(module, node, slices: int) -> ThresholdUnits:
+    """FOLD-2 of the module's own BatchNorm, weights and bias for ``node`` (HARNESS-7)."""
+    conv_path, bn_path = module_paths(module, node)
+    conv, bn_module = module.get_submodule(conv_path), module.get_submodule(bn_path)
+    bn = BNParams.of(bn_module)
+    weight = conv.weight.detach().cpu().numpy()
+    bias = None if getattr(conv, "bias", None) is None else \
+        conv.bias.detach().cpu().numpy().astype(np.float32)
+    return fold_bn_sign(BatchNorm(bn.gamma, bn.beta, bn.mean, bn.var, eps=float(bn_module.eps),
+                                  name=bn_path),
+                        int(np.prod(weight.shape[1:])), weight_scale(weight), bias,
+                        slice_offsets(slices))
+
+
+def check_supplied_units(module, supplied: Model) -> tuple[list[Row], list[dict]]:
     """HARNESS-7: one ``units`` row per binary layer and the findings, in node order."""
     rows, findings = [], []
     for node in supplied.nodes:
         if not OPS[node.op].has_threshold_units:
             continue
         units = supplied.states[node.name]["units"]
-        found = unit_findings(units, exact.states[node.name]["units"])
+        found = unit_findings(units, exact_units(module, node, units.slices))
         row = Row(f"{node.name}.units", node.name, "units",
                   elements=int(np.asarray(units.polarity).size))
         row.counts["mismatch"] = len(found)

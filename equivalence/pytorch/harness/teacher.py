@@ -17,6 +17,8 @@ from boolnet_spec.equivalence.pytorch.bounds import (
     layer_bound,
 )
 from boolnet_spec.equivalence.pytorch.harness.capture import (
+    POOL_AFTER_SIGN,
+    downsample_layout,
     downsample_paths,
     functional_tensors,
     torch_weight,
@@ -86,12 +88,28 @@ class TeacherForced:
         elif seen == "input":
             value = self.seen_in[path]
         elif seen == "even":
-            value = self.seen_out[path][:, :, 0::2]
+            value = self.or_channels(path)
         else:
             value = self.seen_out[path]
         if shape[0] in ("bits",):
             value = value.reshape((-1, *shape[1:]))
         return value
+
+    def or_channels(self, block: str) -> np.ndarray:
+        """HARNESS-10: the OR result inside a BoolNet block's output. The carried half is known
+        from its own hook, so the parity of channels that holds it is found, and the OR result
+        is the other parity: a swapped interleave is then the shuffle's fault, not the OR's."""
+        output = self.seen_out[block]
+        carried = next((node.inputs[1] for node in self.model.nodes
+                        if node.op == "shuffle" and node.outputs[0] == block), None)
+        if carried is None:
+            return output[:, :, 0::2]
+        carry = self.torch_value(carried)
+        even, odd = output[:, :, 0::2], output[:, :, 1::2]
+        if carry.shape != odd.shape:
+            return even
+        swapped = int((even == carry).sum()) > int((odd == carry).sum())
+        return odd if swapped else even
 
     def record(self, entry: dict) -> None:
         if len(self.disagreements) < self.limit:
@@ -347,6 +365,22 @@ class TeacherForced:
                     "margin": float(margins[bn_i, j, c, h, w])})
             return classes, entries
 
+        if pool and downsample_layout(self.module, block) == POOL_AFTER_SIGN:
+            # HARNESS-10: PyTorch pooled the bits, not the accumulator: its BatchNorm and sign
+            # saw other values, so every disagreement is this order's finding.
+            def explain(flats):
+                classes = np.full(len(flats), "mismatch")
+                entries = [{"index": unravel(f, reference.shape), "class": "mismatch",
+                            "torch_value": float(torch_values.flat[f]),
+                            "reference_bit": int(reference.flat[f]),
+                            "reason": "max pooling after BatchNorm-sign; POOL-2 pools the "
+                                      "accumulator before BatchNorm (HARNESS-10)"}
+                           for f in flats[:self.limit]]
+                return classes, entries
+
+            self.classify_bits(row, torch_values, reference, explain)
+            self.rows.append(row)
+            return
         presign = bn_out.astype(np.float64)[:, None] \
             + slice_offsets_.astype(np.float64)[None, :, None, None, None]
         self.classify_bits(row, torch_values, reference, explain, presign)
