@@ -72,4 +72,25 @@ def pool_after_sign(net):
     return net
 
 
-__all__ = ["zero_padding", "swapped_shuffle", "pool_after_sign", "SlicePool"]
+__all__ = ["zero_padding", "swapped_shuffle", "pool_after_sign", "SlicePool", "Port",
+           "PORT_MAP"]
+
+
+class Port(nn.Module):
+    """A clean port with other names: wrapped in ``body``, stages renamed ``stageL``."""
+
+    def __init__(self, net):
+        super().__init__()
+        for index, stage in enumerate(net.stages, 1):
+            delattr(net, f"layer{index}")
+            setattr(net, f"stage{index}", stage)
+        count = len(net.arch.widths)
+        type(net).stages = property(lambda self: [getattr(self, f"stage{i}")
+                                                  for i in range(1, count + 1)])
+        self.body = net
+
+    def forward(self, x):
+        return self.body(x)
+
+
+PORT_MAP = {"": "body", **{f"layer{i}": f"body.stage{i}" for i in range(1, 5)}}

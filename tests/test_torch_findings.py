@@ -214,3 +214,34 @@ def test_an_unexplained_structure_is_refused_naming_the_node():
                                                    branch[3])
     with pytest.raises(FormatError, match=r"ReLU.*\[HARNESS-10\]$"):
         compare(net, arch, images, model=model, progress=False)
+
+
+@pytest.mark.req("HARNESS-11", "HARNESS-1")
+def test_a_renamed_and_wrapped_port_compares_through_a_module_map(tmp_path):
+    import json
+
+    from faulty_torch import PORT_MAP, Port
+
+    from boolnet_spec.equivalence.pytorch.model import BoolNet
+    from boolnet_spec.reference.errors import FormatError
+
+    arch, _, net, images = setup("boolnet-k4")
+    clean = compare(net, arch, images, progress=False)
+
+    class Renamed(BoolNet):  # its own class, so the renamed stages property stays local
+        pass
+
+    net.__class__ = Renamed
+    port = Port(net)
+    with pytest.raises(FormatError):                  # refused, typed: not the authors' layout
+        compare(port, arch, images, progress=False)
+    (tmp_path / "map.json").write_text(json.dumps({"paths": PORT_MAP}))
+    (tmp_path / "map.toml").write_text("[paths]\n" + "".join(
+        f'"{k}" = "{v}"\n' for k, v in PORT_MAP.items()))
+    for module_map in (PORT_MAP, tmp_path / "map.json", str(tmp_path / "map.toml")):
+        result = compare(port, arch, images, progress=False, module_map=module_map)
+        assert result.summary == clean.summary
+    assert certify(port, arch, progress=False, module_map=PORT_MAP).summary["mismatch"] == 0
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(FormatError, match=r"HARNESS-11\]$"):
+        compare(port, arch, images, progress=False, module_map=tmp_path / "bad.json")

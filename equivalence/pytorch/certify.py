@@ -297,8 +297,12 @@ def _preactivation(bn: BNParams, c: int, x: float, offset: np.float32) -> float:
 
 
 def certify(module, arch: Architecture, model: Model | None = None,
-            progress: bool = True) -> Certification:
-    """Certify every binary channel and slice of ``module`` (CERT-1 to CERT-3)."""
+            progress: bool = True, module_map=None) -> Certification:
+    """Certify every binary channel and slice of ``module`` (CERT-1 to CERT-4); ``module_map``
+    as in :func:`~boolnet_spec.equivalence.pytorch.harness.compare` (HARNESS-11)."""
+    from boolnet_spec.equivalence.pytorch.harness.mapping import mapped
+
+    module = mapped(module, module_map)
     import torch
     from tqdm import tqdm
 

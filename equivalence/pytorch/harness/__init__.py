@@ -16,10 +16,10 @@ the tensors its forward hooks see, and checks every node of the exported referen
    ``p.bn1``, ``p.bn2``, ``p.ghostsign1``, ``p.ghostsign2``, ``p.downsample`` and of the
    downsample's convolution and BatchNorm; and the logits. The logic
    shortcuts are functions in the authors' code, so no hook sees them: the XNOR result is the input
-   of ``p.conv2``, the OR result is the even channels of the block output (BoolNet) or the block
-   output itself (BaseNet), the carried half its odd channels (CHAN-3), and the split half the input
-   of ``p.conv1``. ``ERROR_IF`` a module path is missing
-   (:class:`~boolnet_spec.reference.errors.FormatError`).
+   of ``p.conv2``, the OR result is the channels of the block output that do not hold the carried
+   half (BoolNet; the even channels of CHAN-3 unless the interleave is swapped, HARNESS-10) or
+   the block output itself (BaseNet), and the split half the input of ``p.conv1``. ``ERROR_IF`` a
+   module path is missing (:class:`~boolnet_spec.reference.errors.FormatError`).
 
 .. req:: HARNESS-2
 
@@ -101,6 +101,32 @@ the tensors its forward hooks see, and checks every node of the exported referen
    of each other, which are decided exactly; report entries are built only for the listed
    disagreements (``limit``). The classes are those of HARNESS-3, unchanged. A gross bug (every
    element of every binary layer disagreeing) then costs at most twice a clean run.
+
+.. req:: HARNESS-10
+
+   Localisation and structure. Split, XNOR, OR and shuffle are each checked at their own tensor:
+   the OR result is read from the parity of the block output's channels that does not hold the
+   carried half (which its own hook gives), so a swapped interleave is a ``mismatch`` at the
+   shuffle (the block output) and not at the OR. The downsample branch must be ``(binary conv,
+   MaxPool2d, BatchNorm2d, sign)`` where the model pools (POOL-2) and ``(binary conv,
+   BatchNorm2d, sign)`` where it does not; ``(binary conv, BatchNorm2d, sign, MaxPool2d)``, a
+   wrong order of operations, is accepted and every disagreeing bit of the downsample output is
+   a ``mismatch`` there, with the reason. Any other branch, or pooling where the model has none,
+   is refused before PyTorch runs: ``ERROR_IF``
+   (:class:`~boolnet_spec.reference.errors.FormatError`, naming the node, what was expected and
+   the module types found), never a NumPy or attribute error.
+
+.. req:: HARNESS-11
+
+   Module maps. ``compare(..., module_map=M)`` and ``certify(..., module_map=M)`` take a map
+   ``M`` from the authors' module-path prefixes to the implementation's (a dict, or a JSON or TOML
+   file holding it at top level or under ``paths``; ``""`` is the root, so ``{"": "net"}``
+   unwraps a wrapper). Each module path and state-dict key is translated by its longest mapped
+   prefix of whole dotted components, both ways; the module's own forward runs unchanged, and
+   every rule of HARNESS-1 to HARNESS-10 then applies under the authors' paths. The authors' own
+   modules need no map. ``ERROR_IF`` the map is not a table of strings or its file cannot be
+   read (:class:`~boolnet_spec.reference.errors.FormatError`); a path still missing after the
+   translation is HARNESS-1's error.
 """
 
 from __future__ import annotations
@@ -120,6 +146,7 @@ from boolnet_spec.equivalence.pytorch.harness.capture import (
 )
 from boolnet_spec.equivalence.pytorch.harness.folds import check_supplied_units
 from boolnet_spec.equivalence.pytorch.harness.free import free_running
+from boolnet_spec.equivalence.pytorch.harness.mapping import mapped
 from boolnet_spec.equivalence.pytorch.harness.report import CLASSES, Comparison, Row
 from boolnet_spec.equivalence.pytorch.harness.teacher import TeacherForced, within_bound
 from boolnet_spec.reference.architecture import Architecture
@@ -135,11 +162,15 @@ TERNARY_MODES = ("count", "error")
 
 
 def compare(module, arch: Architecture, images: np.ndarray, model: Model | None = None,
-            limit: int = 20, progress: bool = True, ternary: str = "count") -> Comparison:
+            limit: int = 20, progress: bool = True, ternary: str = "count",
+            module_map=None) -> Comparison:
     """Teacher-forced and free-running comparison of ``module`` with its export (HARNESS-1 to 8).
 
-    ``ternary="error"`` makes every torch 0 in a bit tensor a ``mismatch`` (HARNESS-8).
+    ``ternary="error"`` makes every torch 0 in a bit tensor a ``mismatch`` (HARNESS-8);
+    ``module_map`` (a dict, or a JSON or TOML file) maps the authors' module paths to the
+    implementation's (HARNESS-11).
     """
+    module = mapped(module, module_map)
     import torch
     from tqdm import tqdm
 
