@@ -94,3 +94,26 @@ class Port(nn.Module):
 
 
 PORT_MAP = {"": "body", **{f"layer{i}": f"body.stage{i}" for i in range(1, 5)}}
+
+
+def _hardtanh_ste_forward(conv, x):
+    batch, slices, _, height, width = x.shape
+    straight = F.hardtanh(conv.weight)
+    mean = conv.weight.abs().mean(-1, keepdim=True).mean(-2, keepdim=True) \
+        .mean(-3, keepdim=True)
+    with torch.no_grad():
+        binary = F.hardtanh(conv.weight / conv.temperature)
+        if not conv.training:
+            binary = torch.sign(binary)
+    weight = ((binary - straight).detach() + straight) * mean
+    x = x[:, (slices - conv.groups) // 2:(slices + conv.groups) // 2] if conv.groups > 1 \
+        else x[:, slices // 2:slices // 2 + 1]
+    x = F.pad(x.reshape(batch, -1, height, width), (conv.padding,) * 4, mode="replicate")
+    return F.conv2d(x, weight, None, conv.stride, 0, conv.dilation, conv.groups)
+
+
+def hardtanh_ste(net, path: str = "layer1.0.conv1"):
+    """The weight's straight-through estimator is hardtanh's backward: 0 at ``|W| = 1``."""
+    conv = net.get_submodule(path)
+    conv.forward = types.MethodType(_hardtanh_ste_forward, conv)  # survives deepcopy
+    return net

@@ -6,6 +6,7 @@ the node it is blamed on; the clean controls have zero mismatches.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -245,3 +246,24 @@ def test_a_renamed_and_wrapped_port_compares_through_a_module_map(tmp_path):
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(FormatError, match=r"HARNESS-11\]$"):
         compare(port, arch, images, progress=False, module_map=tmp_path / "bad.json")
+
+
+@pytest.mark.req("HARNESS-12", "TORCH-1")
+def test_training_conformance_finds_a_hardtanh_ste_at_its_parameter():
+    import copy
+
+    from faulty_torch import hardtanh_ste
+
+    from boolnet_spec.equivalence.pytorch.harness import compare_training
+
+    arch, _, net, images = setup("boolnet-k4")
+    labels = np.arange(images.shape[0]) % arch.classes
+    with torch.no_grad():
+        net.layer1[0].conv1.weight[:, 0, 0, 0] = 1.0            # on the STE's border
+    clean = compare_training(copy.deepcopy(net), net, images, labels)
+    assert clean["passed"] and clean["forward_max_abs_diff"] == 0.0
+    assert all(r["equal"] for r in clean["parameters"]) and len(clean["parameters"]) > 10
+    report = compare_training(hardtanh_ste(copy.deepcopy(net)), net, images, labels)
+    assert report["forward_equal"]                               # same forward, other backward
+    assert report["differing_parameters"] == ["layer1.0.conv1.weight"]
+    assert not report["passed"] and net.training is False

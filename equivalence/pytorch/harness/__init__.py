@@ -127,6 +127,18 @@ the tensors its forward hooks see, and checks every node of the exported referen
    modules need no map. ``ERROR_IF`` the map is not a table of strings or its file cannot be
    read (:class:`~boolnet_spec.reference.errors.FormatError`); a path still missing after the
    translation is HARNESS-1's error.
+
+.. req:: HARNESS-12
+
+   Training conformance. ``compare_training(port, ours, images, labels, module_map=None,
+   tolerance=0.0)`` runs copies of a port and of this package's BoolNet (TORCH-1 to TORCH-4),
+   holding the same parameters, in train mode on the same images, takes the cross-entropy loss
+   of ``labels`` and back-propagates. It reports the largest difference of the train-mode
+   logits and, for every parameter of ours (under the authors' names, HARNESS-11), the largest
+   difference of its gradient; a parameter is ``equal`` when that difference is at most
+   ``tolerance`` (0, bit for bit, on the CPU, where the computation is deterministic) and the
+   first differing parameter, in parameter order, is where a port's surrogate, straight-through
+   estimator or temperature departs from ours. NNPACK is off. The modules are not changed.
 """
 
 from __future__ import annotations
@@ -149,12 +161,13 @@ from boolnet_spec.equivalence.pytorch.harness.free import free_running
 from boolnet_spec.equivalence.pytorch.harness.mapping import mapped
 from boolnet_spec.equivalence.pytorch.harness.report import CLASSES, Comparison, Row
 from boolnet_spec.equivalence.pytorch.harness.teacher import TeacherForced, within_bound
+from boolnet_spec.equivalence.pytorch.harness.training import compare_training
 from boolnet_spec.reference.architecture import Architecture
 from boolnet_spec.reference.errors import DomainError, error_if
 from boolnet_spec.reference.network import Model
 
-__all__ = ["TERNARY_MODES", "CLASSES", "Row", "Comparison", "compare", "capture",
-           "float32_semantics", "torch_weight", "block_names", "functional_tensors",
+__all__ = ["compare_training", "TERNARY_MODES", "CLASSES", "Row", "Comparison", "compare",
+           "capture", "float32_semantics", "torch_weight", "block_names", "functional_tensors",
            "downsample_paths", "within_bound"]
 
 

@@ -73,6 +73,10 @@ class ModuleView:
     def modules(self):
         return self.module.modules()
 
+    def named_parameters(self):
+        for name, parameter in self.module.named_parameters():
+            yield self.canonical(name), parameter
+
     def get_submodule(self, path: str):
         return self.module.get_submodule(self.actual(path))
 
