@@ -200,6 +200,7 @@ def compare(module, arch: Architecture, images: np.ndarray, model: Model | None 
                          if hasattr(m, "temperature")})
     strict = ternary == "error" or "spec" in sign_modes
     tf = TeacherForced(module, model, images, seen_in, seen_out, logits, limit, strict)
+    tf.supplied = supplied
     if supplied:
         rows, findings = check_supplied_units(module, model)
         tf.rows += rows
