@@ -267,3 +267,16 @@ def test_training_conformance_finds_a_hardtanh_ste_at_its_parameter():
     assert report["forward_equal"]                               # same forward, other backward
     assert report["differing_parameters"] == ["layer1.0.conv1.weight"]
     assert not report["passed"] and net.training is False
+
+
+@pytest.mark.req("HARNESS-8", "CLI-1")
+def test_compare_ternary_option(capsys):
+    import json
+
+    from boolnet_spec.cli import main
+
+    code = main(["compare", "--json", "--ternary=error"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["ternary"] == "error"
+    assert code == (0 if report["summary"]["mismatch"] == 0 else 1)
+    assert report["summary"]["mismatch"] == report["summary"]["ternary"] == 0 or code == 1
