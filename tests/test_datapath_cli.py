@@ -54,7 +54,7 @@ def test_datapath_json_summary(files, capsys, tmp_path):
 
 
 @pytest.mark.req("ACCW-1", "MVU-3")
-@pytest.mark.parametrize("options, label", [(["--acc-bits", "4"], "ACCW-1"),
+@pytest.mark.parametrize("options, label", [(["--acc-bits", "4"], "ACCW-4"),
                                             (["--simd", "7"], "MVU-3"),
                                             (["--pe", "0"], "MVU-3")])
 def test_datapath_errors_exit_2_with_one_line(files, capsys, tmp_path, options, label):
@@ -64,6 +64,31 @@ def test_datapath_errors_exit_2_with_one_line(files, capsys, tmp_path, options, 
     assert err.startswith("boolnet-spec datapath: error: ") and err.endswith(f"[{label}]\n")
     assert err.count("\n") == 1
     assert not (tmp_path / "out.npz").exists()
+
+
+@pytest.mark.req("ACCW-3", "ACCW-4", "MACH-3")
+@pytest.mark.parametrize("signed", [False, True])
+def test_acc_bits_below_the_static_width_of_cost_is_an_error_before_any_work(files, capsys,
+                                                                             tmp_path, signed):
+    code, out, _ = run_cli(capsys, "cost", files / "model.npz", "--json")
+    widths = {row["layer"]: row["n"] for row in json.loads(out)["layers"] if row["n"]}
+    need = {name: n.bit_length() + signed for name, n in widths.items()}
+    assert {name: n.bit_length() for name, n in widths.items()} == {
+        row["layer"]: row["min_acc_bits"] for row in json.loads(out)["layers"] if row["n"]}
+    flag = ["--acc-signed"] if signed else []
+    narrow = max(need.values()) - 1
+    # The images are never read: a missing --input file is not reached.
+    code, out, err = run_cli(capsys, "datapath", files / "model.npz", "--input",
+                             tmp_path / "absent.npy", "-o", tmp_path / "out.npz",
+                             "--acc-bits", narrow, *flag)
+    assert code == 2 and out == "" and err.endswith("[ACCW-4]\n")
+    assert all(f"{name} (n = {widths[name]}, needs {bits})" in err
+               for name, bits in need.items() if bits > narrow)
+    assert ("signed register" in err) and (("unsigned" in err) != signed)
+    code, out, _ = run_cli(capsys, "datapath", files / "model.npz", "--input",
+                           files / "images.npy", "-o", tmp_path / "out.npz", "--json",
+                           "--acc-bits", max(need.values()), *flag)
+    assert code == 0 and json.loads(out)["acc_signed"] is signed
 
 
 @pytest.mark.req("COST-3", "COST-4", "COST-5", "COST-7")

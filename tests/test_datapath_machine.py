@@ -73,10 +73,28 @@ def test_images_of_another_shape_or_dtype_are_rejected():
         machine.run(model_images(model).astype(np.float64))
 
 
+@pytest.mark.req("ACCW-3", "ACCW-4")
+def test_a_signed_register_needs_one_bit_more_and_overflows_at_its_own_maximum():
+    model = small_model("basenet-k4")
+    unsigned = Datapath(model).min_acc_bits()
+    signed = Datapath(model, acc_signed=True).min_acc_bits()
+    assert signed == {name: bits + 1 for name, bits in unsigned.items()}
+    with pytest.raises(DomainError, match=r"signed register.*\[ACCW-4\]$"):
+        Datapath(model, acc_bits=max(unsigned.values()), acc_signed=True)
+    exact = Datapath(model, acc_bits=max(signed.values()), acc_signed=True)
+    assert np.array_equal(exact.run(model_images(model))[0], forward(model, model_images(model))[0])
+    # The data-dependent guard: a 5-bit signed register holds d <= 15, as a 4-bit unsigned one.
+    loose = Datapath(model, acc_bits=5, acc_signed=True, static_check=False)
+    with pytest.raises(BoundError, match=r"d <= 15 \(5-bit signed.*\[ACCW-1\]$"):
+        loose.run(model_images(model))
+
+
 @pytest.mark.req("ACCW-1", "ACCW-2")
 def test_an_undersized_accumulator_stops_the_run_with_a_typed_error():
     model = small_model("basenet-k4")
-    machine = Datapath(model, acc_bits=4)
+    with pytest.raises(DomainError, match=r"layer1\.0\.conv1 \(n = 108, needs 7\).*\[ACCW-4\]$"):
+        Datapath(model, acc_bits=4)
+    machine = Datapath(model, acc_bits=4, static_check=False)
     widths = machine.min_acc_bits()
     assert widths["layer1.0.conv1"] == (12 * 9).bit_length()
     with pytest.raises(BoundError, match=r"^layer1\.0\.conv1 accumulator: .*\[ACCW-1\]$"):

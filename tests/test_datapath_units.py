@@ -290,7 +290,7 @@ def all_mismatch_case(cin: int, kernel: int):
     return win, np.ascontiguousarray(rows), cin * kernel * kernel, x, weight
 
 
-@pytest.mark.req("ACCW-2", "ACCW-1")
+@pytest.mark.req("ACCW-2", "ACCW-1", "ACCW-3")
 def test_the_xnor_mode_width_trap_n_576():
     # PEERS: a compiler sizes the accumulator from the signed range of s and picks a 10-bit
     # signed type, max 511 < 576. This datapath accumulates d in [0, n], unsigned.
@@ -305,6 +305,9 @@ def test_the_xnor_mode_width_trap_n_576():
     # A register whose maximum is 511 (9 bits unsigned, or the peer's 10 bits signed) overflows.
     with pytest.raises(BoundError, match=r"d = 576 .*\[ACCW-1\]$"):
         matrix_vector(win, rows, n, MVUConfig(acc_bits=9))
+    with pytest.raises(BoundError, match=r"d <= 511 \(10-bit signed, n = 576 needs 11 bits\)"):
+        matrix_vector(win, rows, n, MVUConfig(acc_bits=10, acc_signed=True))
+    assert matrix_vector(win, rows, n, MVUConfig(acc_bits=11, acc_signed=True))[0, 0] == 576
 
 
 @pytest.mark.req("ACCW-1")

@@ -106,3 +106,25 @@ def test_a_zero_weight_sign_is_not_certified():
     flagged = [r for r in node.at_risk if r["s"] is None]
     assert [(r["channel"], r["class"]) for r in flagged] == [(3, "ternary")]
     assert node.certified_channels <= node.channels - 1
+
+
+@pytest.mark.req("CERT-4")
+def test_certification_is_blind_to_a_padding_bug_and_says_so(capsys):
+    from faulty_torch import zero_padding
+
+    from boolnet_spec.cli import main
+    from boolnet_spec.equivalence.pytorch.certify import SCOPE
+
+    arch, _, net, images = setup("basenet-k4")
+    model = export_model(net, arch)
+    zero_padding(net)
+    result = certify(net, arch, model=model, progress=False)
+    assert result.summary["mismatch"] == 0                       # blind, by design
+    assert compare(net, arch, images, model=model, progress=False).summary["mismatch"] > 0
+    scope = result.to_json()["scope"]
+    assert scope == SCOPE and "padding" in scope["blind_to"]
+    assert any("compare" in s for s in scope["see_also"]) and \
+        any("conform" in s for s in scope["see_also"])
+    assert main(["certify"]) == 0
+    out = capsys.readouterr().out
+    assert "scope (CERT-4)" in out and "blind to: padding" in out and "compare" in out

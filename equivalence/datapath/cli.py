@@ -32,10 +32,12 @@ def datapath_command(args: argparse.Namespace) -> int:
     _check_machine(args)
 
     def runner(model):
-        return Datapath(model, pe=args.pe, simd=args.simd, acc_bits=args.acc_bits).run
+        return Datapath(model, pe=args.pe, simd=args.simd, acc_bits=args.acc_bits,
+                        acc_signed=args.acc_signed).run
 
     return forward_command(args, "datapath", runner,
-                           {"pe": args.pe, "simd": args.simd, "acc_bits": args.acc_bits})
+                           {"pe": args.pe, "simd": args.simd, "acc_bits": args.acc_bits,
+                            "acc_signed": args.acc_signed})
 
 
 COST_COLUMNS = (
@@ -163,7 +165,10 @@ def register(commands) -> None:
     run.add_argument("--pe", type=int, default=64, help="PE rows (default 64)")
     run.add_argument("--simd", type=int, default=64, help="SIMD bits per row (default 64)")
     run.add_argument("--acc-bits", type=int, default=16,
-                     help="unsigned accumulator width in bits (default 16)")
+                     help="accumulator width in bits (default 16); below the static minimum "
+                          "width of any layer (see `cost`) is an error before any work")
+    run.add_argument("--acc-signed", action="store_true",
+                     help="a two's-complement signed register (one bit more than unsigned)")
     run.set_defaults(handler=datapath_command)
 
     cost = commands.add_parser(

@@ -31,8 +31,10 @@ reference, and the model is loaded and validated by the reference (NET-6).
 
 .. req:: MACH-3
 
-   Configuration: ``pe``, ``simd`` and ``acc_bits`` of MVU-3 and ACCW-1, checked when the machine
-   is built, before any image is read (:class:`~boolnet_spec.reference.errors.DomainError`).
+   Configuration: ``pe``, ``simd``, ``acc_bits`` and ``acc_signed`` of MVU-3, ACCW-1 and ACCW-3,
+   checked when the machine is built, before any image is read
+   (:class:`~boolnet_spec.reference.errors.DomainError`), together with the static width of
+   every layer (ACCW-4).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from boolnet_spec.equivalence.datapath.line_buffer import output_size, pad_pixel
 from boolnet_spec.equivalence.datapath.logic_unit import logic_or, xnor
 from boolnet_spec.equivalence.datapath.mvu import (
     MVUConfig,
+    check_widths,
     matrix_vector,
     minimal_width,
     mismatches_to_accumulator,
@@ -136,15 +139,18 @@ class ConvLayer:
 class Datapath:
     """The accelerator model of a validated reference model (MACH-1 to MACH-3)."""
 
-    def __init__(self, model: Model, pe: int = 64, simd: int = 64, acc_bits: int = 16):
+    def __init__(self, model: Model, pe: int = 64, simd: int = 64, acc_bits: int = 16,
+                 acc_signed: bool = False, static_check: bool = True):
         self.model = model
-        self.config = MVUConfig(pe, simd, acc_bits)
+        self.config = MVUConfig(pe, simd, acc_bits, acc_signed)
         self.layers = {node.name: ConvLayer.compile(node, model.states[node.name])
                        for node in model.nodes if OPS[node.op].has_binary_conv}
+        if static_check:
+            check_widths({name: layer.n for name, layer in self.layers.items()}, self.config)
 
     def min_acc_bits(self) -> dict[str, int]:
-        """ACCW-2 per binary convolution."""
-        return {name: layer.min_acc_bits for name, layer in self.layers.items()}
+        """ACCW-2 per binary convolution, for this machine's register kind (ACCW-3)."""
+        return {name: self.config.required_width(layer.n) for name, layer in self.layers.items()}
 
     def _stem(self, node: Node, image: np.ndarray) -> list:
         state = self.model.states[node.name]

@@ -50,6 +50,25 @@ mismatching bits with ``XOR`` and ``np.bitwise_count``; it never forms a +-1 val
    ``bit_length(n) + 1`` bits. For ``n = 576`` (a 3x3 convolution over 64 channels): 10 bits
    unsigned (``d <= 1023``); a 10-bit *signed* register holds at most 511, less than both
    ``d = 576`` and ``s = 576``. The default 16 bits hold every ``n <= N_MAX`` (ACC-3).
+
+.. req:: ACCW-3
+
+   Register kinds. The register is unsigned (``acc_signed = False``, the default: it holds
+   ``[0, 2**acc_bits - 1]``) or two's-complement signed (``acc_signed = True``, as FINN-style
+   XNOR accumulators are: it holds ``[-2**(acc_bits-1), 2**(acc_bits-1) - 1]``). Both accumulate
+   ``d`` as in ACCW-1, and the overflow check of ACCW-1 uses the register's largest value. The
+   static minimum width of a layer is ``bit_length(n)`` unsigned and ``bit_length(n) + 1`` signed
+   (ACCW-2; the signed width also holds every ``s`` in ``[-n, n]``), the ``min_acc_bits`` that
+   ``cost`` reports for the unsigned register.
+
+.. req:: ACCW-4
+
+   Static check. A datapath is built only if its register holds every value of every binary
+   convolution: ``ERROR_IF acc_bits`` is below the static minimum width (ACCW-3) of any layer
+   (:class:`~boolnet_spec.reference.errors.DomainError`, naming every such layer, its ``n`` and
+   the width it needs), before any image is read (MACH-3). The data-dependent check of ACCW-1
+   stays as a second guard for a unit driven directly (``matrix_vector``) or a machine built
+   with ``static_check=False``.
 """
 
 from __future__ import annotations
@@ -62,7 +81,8 @@ from boolnet_spec.equivalence.datapath.layout import WORD, WORD_BITS
 from boolnet_spec.reference.errors import BoundError, DomainError, DTypeError, ShapeError, error_if
 
 __all__ = ["MVUConfig", "minimal_width", "signed_width", "synapse_folds", "neuron_folds",
-           "matrix_vector", "mismatches_to_accumulator", "ACC_REGISTER"]
+           "matrix_vector", "mismatches_to_accumulator", "ACC_REGISTER",
+           "check_widths"]
 
 # The model's register for d: every n <= N_MAX = 32765 fits, whatever acc_bits says (ACCW-1).
 ACC_REGISTER = np.dtype(np.uint16)
@@ -81,6 +101,7 @@ class MVUConfig:
     pe: int = 64
     simd: int = 64
     acc_bits: int = 16
+    acc_signed: bool = False
 
     def __post_init__(self):
         _positive(self.pe, "pe", "MVU-3")
@@ -89,10 +110,21 @@ class MVUConfig:
                  "a multiple of 64 or a power of two below 64", simd, "MVU-3")
         bits = _positive(self.acc_bits, "acc_bits", "ACCW-1")
         error_if(bits > 32, DomainError, "acc_bits", "an integer in [1, 32]", bits, "ACCW-1")
+        error_if(not isinstance(self.acc_signed, (bool, np.bool_)), DomainError, "acc_signed",
+                 "True or False", repr(self.acc_signed), "ACCW-3")
 
     @property
     def acc_max(self) -> int:
-        return (1 << self.acc_bits) - 1
+        """The register's largest value (ACCW-1, ACCW-3)."""
+        return (1 << (self.acc_bits - bool(self.acc_signed))) - 1
+
+    @property
+    def register(self) -> str:
+        return f"{self.acc_bits}-bit {'signed' if self.acc_signed else 'unsigned'}"
+
+    def required_width(self, n: int) -> int:
+        """The static minimum width of this register kind for ``n`` (ACCW-3)."""
+        return signed_width(n) if self.acc_signed else minimal_width(n)
 
 
 def minimal_width(n: int) -> int:
@@ -154,11 +186,24 @@ def matrix_vector(windows: np.ndarray, rows: np.ndarray, n: int, config: MVUConf
         if over.any():
             pixel, channel = (int(i) for i in np.argwhere(over)[0])
             error_if(True, BoundError, f"{name} accumulator",
-                     f"mismatch counts d <= {config.acc_max} ({config.acc_bits}-bit unsigned, "
-                     f"n = {n} needs {minimal_width(n)} bits)",
+                     f"mismatch counts d <= {config.acc_max} ({config.register}, "
+                     f"n = {n} needs {config.required_width(n)} bits)",
                      f"d = {int(d[pixel, channel])} at pixel {pixel}, output channel {channel} "
                      f"({int(np.count_nonzero(over))} accumulator(s))", "ACCW-1")
     return d
+
+
+def check_widths(widths: dict[str, int], config: MVUConfig) -> None:
+    """ACCW-4: every layer's ``n`` (``widths`` maps layer names to ``n``) fits the register
+    statically; ``ERROR_IF`` not, naming every layer that does not."""
+    short = {name: config.required_width(n) for name, n in widths.items()
+             if config.required_width(n) > config.acc_bits}
+    error_if(bool(short), DomainError, "acc_bits",
+             f"at least {max(short.values(), default=0)} bits for a {config.register.split()[1]} "
+             f"register (the static minimum width of every layer)",
+             f"{config.acc_bits}; too narrow for "
+             + ", ".join(f"{name} (n = {widths[name]}, needs {bits})"
+                         for name, bits in short.items()), "ACCW-4")
 
 
 def mismatches_to_accumulator(d: np.ndarray, n: int) -> np.ndarray:

@@ -35,7 +35,24 @@ threshold unit.
    evaluation gave exactly 0, else ``float_ambiguous``. Each is reported with its margin
    ``|y*_j(s)|`` and its bound. A channel with a zero weight sign (``W = 0``, which ``torch.sign``
    maps to 0 and WB-1 to +1) is not certified: PyTorch's accumulator then leaves ``D_n``; it is
-   reported once as ``ternary``.
+   reported once as ``ternary``. With a supplied model (``model=``), a unit that is not the exact
+   fold of the module's BatchNorm parameters, or not canonical, is a ``mismatch`` naming the
+   channel, the slice and both units (HARNESS-7), whatever the float evaluation gives.
+
+.. req:: CERT-4
+
+   Scope. Certification runs the model's BatchNorm and GhostSign modules of every binary layer
+   against the threshold units folded from the same parameters; it never runs the model's
+   convolution, stem, logic, shuffle or head, and it computes the weight signs and ``alpha_t``
+   itself (the formula of TORCH-1) instead of taking them from the module's forward. It sees:
+   BatchNorm evaluation, folding and threshold bugs, sign-convention and float32 tie bugs of the
+   quantizer, and zero weight signs. It is blind to: padding, slice selection, the convolution
+   and its accumulator, the module's own weight binarization and ``alpha``, max-pooling order,
+   the split, XNOR, OR and shuffle, the stem and the head. Every certificate (report ``scope``,
+   with ``sees``, ``blind_to`` and ``see_also``) and the ``certify`` command say so and point to
+   ``compare`` (HARNESS-1 to HARNESS-6), which runs the whole module on images, and to the
+   conformance kit, which runs an implementation on the shipped suite. A certified model is
+   certified for its threshold stage only.
 """
 
 from __future__ import annotations
@@ -54,6 +71,7 @@ from boolnet_spec.equivalence.pytorch.harness import (
     torch_weight,
     within_bound,
 )
+from boolnet_spec.equivalence.pytorch.harness.folds import exact_units, unit_findings
 from boolnet_spec.reference.architecture import Architecture
 from boolnet_spec.reference.batchnorm import BatchNorm
 from boolnet_spec.reference.exact import exact
@@ -64,7 +82,19 @@ from boolnet_spec.reference.slices import slice_offsets
 from boolnet_spec.reference.threshold import GE
 from boolnet_spec.reference.weights import weight_scale
 
-__all__ = ["NodeCertificate", "Certification", "certify", "certify_node", "fma32", "bn_variants"]
+__all__ = ["NodeCertificate", "Certification", "certify", "certify_node", "fma32", "bn_variants",
+           "SCOPE"]
+
+SCOPE = {
+    "sees": ["BatchNorm evaluation of every binary layer", "folding and threshold units",
+             "sign convention and float32 ties of the quantizer (GhostSign)",
+             "zero weight signs"],
+    "blind_to": ["padding", "slice selection", "the convolution and its accumulator",
+                 "the module's own weight binarization (weight bits)", "alpha scaling",
+                 "max-pooling order", "split", "XNOR", "OR", "shuffle", "stem", "head"],
+    "see_also": ["boolnet-spec compare (the harness: runs the whole module on images)",
+                 "the conformance kit (boolnet-spec conform: runs an implementation on the suite)"],
+}
 
 
 def _round32(value: np.ndarray, down: bool) -> np.ndarray:
@@ -160,7 +190,7 @@ class Certification:
                 "seconds": round(self.seconds, 2), "passed": totals["mismatch"] == 0}
 
     def to_json(self, limit: int | None = None) -> dict:
-        return {"summary": self.summary, "settings": self.settings,
+        return {"summary": self.summary, "settings": self.settings, "scope": SCOPE,
                 "layers": [n.to_json(limit) for n in self.nodes]}
 
 
@@ -174,8 +204,9 @@ def _paths(module, node) -> tuple[str, str, str]:
     return f"{block}.{kind}", f"{block}.bn{which}", f"{block}.ghostsign{which}"
 
 
-def certify_node(module, model: Model, node) -> NodeCertificate:
-    """CERT-1 to CERT-3 for one bconv node."""
+def certify_node(module, model: Model, node, supplied: bool = False) -> NodeCertificate:
+    """CERT-1 to CERT-3 for one bconv node; a ``supplied`` model's units are also checked against
+    the exact fold of the module's parameters (HARNESS-7)."""
     import torch
 
     conv_path, bn_path, sign_path = _paths(module, node)
@@ -236,7 +267,8 @@ def certify_node(module, model: Model, node) -> NodeCertificate:
         for (i, j, c), value, bound in zip(index, values, bounds, strict=True):
             fold = folds.setdefault(int(c), ChannelFold(
                 reference_bn, int(c), alpha[c], np.float32(0) if bias is None else bias[c]))
-            within = within_bound(fold, int(value), exact(offsets[j]), Fraction(float(bound)))
+            within = within_bound(fold, int(value), exact(offsets[j]), Fraction(float(bound))) \
+                and fold.bit(int(value), exact(offsets[j])) == bool(reference[i, j, c])
             cls = "mismatch" if not within else "ternary" if zero[i, j, c] else \
                 "float_ambiguous"
             margin = abs(_preactivation(bn, c, float(alpha[c]) * float(value) + shift[c],
@@ -251,6 +283,10 @@ def certify_node(module, model: Model, node) -> NodeCertificate:
         at_risk.append({"channel": int(c), "slice": None, "s": None, "class": "ternary",
                         "torch_zero": True, "margin": None, "bound": None,
                         "reason": "zero weight sign: PyTorch's accumulator leaves D_n"})
+    if supplied:
+        for finding in unit_findings(units, exact_units(module, node, units.slices)):
+            at_risk.append({**finding, "s": None, "torch_zero": False, "margin": None,
+                            "bound": None})
     certified = channels - len({r["channel"] for r in at_risk})
     return NodeCertificate(node.name, n, channels, units.slices, certified, at_risk)
 
@@ -261,21 +297,26 @@ def _preactivation(bn: BNParams, c: int, x: float, offset: np.float32) -> float:
 
 
 def certify(module, arch: Architecture, model: Model | None = None,
-            progress: bool = True) -> Certification:
-    """Certify every binary channel and slice of ``module`` (CERT-1 to CERT-3)."""
+            progress: bool = True, module_map=None) -> Certification:
+    """Certify every binary channel and slice of ``module`` (CERT-1 to CERT-4); ``module_map``
+    as in :func:`~boolnet_spec.equivalence.pytorch.harness.compare` (HARNESS-11)."""
+    from boolnet_spec.equivalence.pytorch.harness.mapping import mapped
+
+    module = mapped(module, module_map)
     import torch
     from tqdm import tqdm
 
     from boolnet_spec.equivalence.pytorch.export import export_model
 
     start = time.perf_counter()
+    supplied = model is not None
     if model is None:
         model = export_model(module, arch)
     nodes = [node for node in model.nodes if OPS[node.op].has_threshold_units]
     certificates = []
     for node in tqdm(nodes, desc="certify", unit="layer", disable=None if progress else True,
                      file=sys.stderr):
-        certificates.append(certify_node(module, model, node))
+        certificates.append(certify_node(module, model, node, supplied))
     settings = {"torch": torch.__version__, "architecture": model.architecture.to_json(),
                 "evaluations": ["the model's BatchNorm and GhostSign modules",
                                 "mean*A unfused, x*A unfused", "mean*A unfused, x*A fused",

@@ -10,7 +10,8 @@
    ``--samples`` seeded standard normal images. ``--json`` prints one JSON object whose
    ``summary`` holds ``mismatch``, ``ternary``, ``float_ambiguous`` (counts) and
    ``top1_agreement`` (a fraction; ``certify`` gives it on the bundled sample images, and ``null``
-   for a checkpoint without ``--input``). Progress bars go to stderr.
+   for a checkpoint without ``--input``). Progress bars go to stderr. ``compare --ternary=error``
+   makes a torch 0 in a bit tensor a ``mismatch`` (HARNESS-8).
 
 .. req:: CLI-2
 
@@ -114,7 +115,7 @@ def compare_command(args: argparse.Namespace) -> int:
         rng = np.random.default_rng(seed)
         size = arch.image_size
         images = rng.standard_normal((args.samples, 3, size, size)).astype(np.float32)
-    result = compare(module, arch, images, limit=args.limit)
+    result = compare(module, arch, images, limit=args.limit, ternary=args.ternary)
     report = result.to_json(args.limit)
     summary = report["summary"]
     if args.json:
@@ -156,6 +157,10 @@ def certify_command(args: argparse.Namespace) -> int:
               f"at risk: {summary['at_risk_values']} values (float_ambiguous "
               f"{summary['float_ambiguous']}, ternary {summary['ternary']}, mismatch "
               f"{summary['mismatch']})")
+        scope = report["scope"]
+        print("scope (CERT-4): checks " + "; ".join(scope["sees"]) + ".\n  blind to: "
+              + ", ".join(scope["blind_to"]) + ".\n  for those use: "
+              + "; ".join(scope["see_also"]) + ".")
     return 0 if summary["mismatch"] == 0 else 1
 
 
@@ -197,6 +202,9 @@ def register(commands) -> None:
     compare.add_argument("--samples", type=int, default=2,
                          help="random images for a CHECKPOINT without --input (default 2)")
     compare.add_argument("--seed", type=int, default=0, help="seed of the random images")
+    compare.add_argument("--ternary", choices=("count", "error"), default="count",
+                         help="a torch 0 in a bit tensor: classified and counted (default) or a "
+                              "mismatch (error; always so for --sign-mode=spec)")
     compare.set_defaults(handler=compare_command)
 
     certify = commands.add_parser(
@@ -204,6 +212,9 @@ def register(commands) -> None:
         description="For every binary channel, slice and accumulator value, evaluate the "
                     "PyTorch model's own BatchNorm and GhostSign on the float32 interval its "
                     "convolution can produce and compare with the folded threshold unit. "
+                    "It never runs the model's convolution, logic, shuffle, stem or head: "
+                    "padding, accumulator, weight-bit, alpha, split, XNOR, OR and shuffle bugs "
+                    "are invisible to it (CERT-4); use `compare` and `conform` for those. "
                     "Exit 0 only without mismatches.")
     _common(certify)
     certify.set_defaults(handler=certify_command)

@@ -16,10 +16,10 @@ the tensors its forward hooks see, and checks every node of the exported referen
    ``p.bn1``, ``p.bn2``, ``p.ghostsign1``, ``p.ghostsign2``, ``p.downsample`` and of the
    downsample's convolution and BatchNorm; and the logits. The logic
    shortcuts are functions in the authors' code, so no hook sees them: the XNOR result is the input
-   of ``p.conv2``, the OR result is the even channels of the block output (BoolNet) or the block
-   output itself (BaseNet), the carried half its odd channels (CHAN-3), and the split half the input
-   of ``p.conv1``. ``ERROR_IF`` a module path is missing
-   (:class:`~boolnet_spec.reference.errors.FormatError`).
+   of ``p.conv2``, the OR result is the channels of the block output that do not hold the carried
+   half (BoolNet; the even channels of CHAN-3 unless the interleave is swapped, HARNESS-10) or
+   the block output itself (BaseNet), and the split half the input of ``p.conv1``. ``ERROR_IF`` a
+   module path is missing (:class:`~boolnet_spec.reference.errors.FormatError`).
 
 .. req:: HARNESS-2
 
@@ -65,6 +65,80 @@ the tensors its forward hooks see, and checks every node of the exported referen
    disagreements, each with its tensor, index, accumulator ``s`` (and PyTorch's own), threshold
    unit, PyTorch's conv, BatchNorm and pre-sign values, the exact value ``y*_j(s)`` (binary64),
    the bound and the class. The comparison passes exactly when there is no ``mismatch``.
+
+.. req:: HARNESS-7
+
+   Supplied folds. When the implementation supplies its own folded model (``model=``), every
+   threshold unit of it is compared with the exact fold (FOLD-2, EXACT-2) of the module's own
+   BatchNorm parameters, weights and biases (the export, EXPORT-1): a ``units`` row per binary
+   layer (``<node>.units``, one element per unit ``[slice, channel]``) counts a ``mismatch`` for
+   every unit that differs, naming the channel, the slice, the supplied unit and the exact one,
+   and for every unit that is not canonical (THR-2). Teacher forcing still runs the supplied
+   model, but a disagreeing element whose reference bit is not the exact fold's bit at its
+   accumulator is a ``mismatch``, never ``float_ambiguous``: only differences the float bounds
+   of BOUND-4 can cause are ``float_ambiguous``. Certification does the same for every layer
+   (CERT-3). Loading a model file as the reference keeps the loader's errors (MODEL-1, THR-4).
+
+.. req:: HARNESS-8
+
+   Strict ternary. With ``ternary="error"`` (``compare --ternary=error``), or when any binary
+   module of the implementation declares ``sign_mode = "spec"`` (it promises ENC-2, which has no
+   0), every torch 0 in a bit tensor is a ``mismatch`` at that tensor, listed with the reason
+   "a torch 0 in a bit tensor"; a 0 that propagates (through XNOR, say) is a ``mismatch`` again
+   at every bit tensor it reaches, and the first such tensor in node order, listed first, is
+   where it appeared. Disagreements a 0 explains in real tensors keep their class. The default,
+   ``ternary="count"``, classifies and counts a 0 as ``ternary`` (HARNESS-3). ``ERROR_IF`` another
+   mode (:class:`~boolnet_spec.reference.errors.DomainError`). The report's settings give the
+   mode in force.
+
+.. req:: HARNESS-9
+
+   Classification cost. Disagreements are classified as whole arrays, never element by element:
+   the class of a disagreeing element of a binary layer depends only on its channel, slice,
+   accumulators ``s`` and PyTorch's ``s``, and the two bits, so each distinct combination is
+   decided once, exactly (EXACT-2), and the class is broadcast to its elements; the stem is
+   decided in binary64 except where the distance and the bound lie within a relative ``2**-50``
+   of each other, which are decided exactly; report entries are built only for the listed
+   disagreements (``limit``). The classes are those of HARNESS-3, unchanged. A gross bug (every
+   element of every binary layer disagreeing) then costs at most twice a clean run.
+
+.. req:: HARNESS-10
+
+   Localisation and structure. Split, XNOR, OR and shuffle are each checked at their own tensor:
+   the OR result is read from the parity of the block output's channels that does not hold the
+   carried half (which its own hook gives), so a swapped interleave is a ``mismatch`` at the
+   shuffle (the block output) and not at the OR. The downsample branch must be ``(binary conv,
+   MaxPool2d, BatchNorm2d, sign)`` where the model pools (POOL-2) and ``(binary conv,
+   BatchNorm2d, sign)`` where it does not; ``(binary conv, BatchNorm2d, sign, MaxPool2d)``, a
+   wrong order of operations, is accepted and every disagreeing bit of the downsample output is
+   a ``mismatch`` there, with the reason. Any other branch, or pooling where the model has none,
+   is refused before PyTorch runs: ``ERROR_IF``
+   (:class:`~boolnet_spec.reference.errors.FormatError`, naming the node, what was expected and
+   the module types found), never a NumPy or attribute error.
+
+.. req:: HARNESS-11
+
+   Module maps. ``compare(..., module_map=M)`` and ``certify(..., module_map=M)`` take a map
+   ``M`` from the authors' module-path prefixes to the implementation's (a dict, or a JSON or TOML
+   file holding it at top level or under ``paths``; ``""`` is the root, so ``{"": "net"}``
+   unwraps a wrapper). Each module path and state-dict key is translated by its longest mapped
+   prefix of whole dotted components, both ways; the module's own forward runs unchanged, and
+   every rule of HARNESS-1 to HARNESS-10 then applies under the authors' paths. The authors' own
+   modules need no map. ``ERROR_IF`` the map is not a table of strings or its file cannot be
+   read (:class:`~boolnet_spec.reference.errors.FormatError`); a path still missing after the
+   translation is HARNESS-1's error.
+
+.. req:: HARNESS-12
+
+   Training conformance. ``compare_training(port, ours, images, labels, module_map=None,
+   tolerance=0.0)`` runs copies of a port and of this package's BoolNet (TORCH-1 to TORCH-4),
+   holding the same parameters, in train mode on the same images, takes the cross-entropy loss
+   of ``labels`` and back-propagates. It reports the largest difference of the train-mode
+   logits and, for every parameter of ours (under the authors' names, HARNESS-11), the largest
+   difference of its gradient; a parameter is ``equal`` when that difference is at most
+   ``tolerance`` (0, bit for bit, on the CPU, where the computation is deterministic) and the
+   first differing parameter, in parameter order, is where a port's surrogate, straight-through
+   estimator or temperature departs from ours. NNPACK is off. The modules are not changed.
 """
 
 from __future__ import annotations
@@ -82,31 +156,56 @@ from boolnet_spec.equivalence.pytorch.harness.capture import (
     functional_tensors,
     torch_weight,
 )
+from boolnet_spec.equivalence.pytorch.harness.folds import check_supplied_units
 from boolnet_spec.equivalence.pytorch.harness.free import free_running
+from boolnet_spec.equivalence.pytorch.harness.mapping import mapped
 from boolnet_spec.equivalence.pytorch.harness.report import CLASSES, Comparison, Row
 from boolnet_spec.equivalence.pytorch.harness.teacher import TeacherForced, within_bound
+from boolnet_spec.equivalence.pytorch.harness.training import compare_training
 from boolnet_spec.reference.architecture import Architecture
+from boolnet_spec.reference.errors import DomainError, error_if
 from boolnet_spec.reference.network import Model
 
-__all__ = ["CLASSES", "Row", "Comparison", "compare", "capture", "float32_semantics",
-           "torch_weight", "block_names", "functional_tensors", "downsample_paths",
-           "within_bound"]
+__all__ = ["compare_training", "TERNARY_MODES", "CLASSES", "Row", "Comparison", "compare",
+           "capture", "float32_semantics", "torch_weight", "block_names", "functional_tensors",
+           "downsample_paths", "within_bound"]
+
+
+TERNARY_MODES = ("count", "error")
 
 
 def compare(module, arch: Architecture, images: np.ndarray, model: Model | None = None,
-            limit: int = 20, progress: bool = True) -> Comparison:
-    """Teacher-forced and free-running comparison of ``module`` with its export (HARNESS-1 to 6).
+            limit: int = 20, progress: bool = True, ternary: str = "count",
+            module_map=None) -> Comparison:
+    """Teacher-forced and free-running comparison of ``module`` with its export (HARNESS-1 to 8).
+
+    ``ternary="error"`` makes every torch 0 in a bit tensor a ``mismatch`` (HARNESS-8);
+    ``module_map`` (a dict, or a JSON or TOML file) maps the authors' module paths to the
+    implementation's (HARNESS-11).
     """
+    module = mapped(module, module_map)
     import torch
     from tqdm import tqdm
 
     from boolnet_spec.equivalence.pytorch.export import export_model
 
+    supplied = model is not None
     if model is None:
         model = export_model(module, arch)
     images = np.ascontiguousarray(images, dtype=np.float32)
     logits, seen_in, seen_out = capture(module, model, images)
-    tf = TeacherForced(module, model, images, seen_in, seen_out, logits, limit)
+    error_if(ternary not in TERNARY_MODES, DomainError, "ternary",
+             f"one of {', '.join(TERNARY_MODES)}", repr(ternary), "HARNESS-8")
+    sign_modes = sorted({getattr(m, "sign_mode", "official") for m in module.modules()
+                         if hasattr(m, "temperature")})
+    strict = ternary == "error" or "spec" in sign_modes
+    tf = TeacherForced(module, model, images, seen_in, seen_out, logits, limit, strict)
+    tf.supplied = supplied
+    if supplied:
+        rows, findings = check_supplied_units(module, model)
+        tf.rows += rows
+        for entry in findings:
+            tf.record(entry)
     with tqdm(total=2 * len(model.nodes), desc="compare", unit="node", disable=None if progress
               else True, file=sys.stderr) as bar:
         for node in model.nodes:
@@ -116,6 +215,5 @@ def compare(module, arch: Architecture, images: np.ndarray, model: Model | None 
     settings = {"torch": torch.__version__, "images": int(images.shape[0]),
                 "architecture": model.architecture.to_json(), "nnpack": False,
                 "unit_roundoff": U32,
-                "sign_mode": sorted({getattr(m, "sign_mode", "official")
-                                     for m in module.modules() if hasattr(m, "temperature")})}
+                "sign_mode": sign_modes, "ternary": "error" if strict else "count"}
     return Comparison(tf.rows, tf.disagreements, free, settings)

@@ -52,12 +52,38 @@ def functional_tensors(model: Model) -> dict[str, tuple[str, str]]:
     return where
 
 
-def downsample_paths(module, block: str) -> tuple[str, str]:
-    """The paths of the downsample branch's BatchNorm and GhostSign (after the optional pool)."""
+POOL_FIRST, POOL_AFTER_SIGN, NO_POOL = "pool-first", "pool-after-sign", "no-pool"
+
+
+def downsample_layout(module, block: str, pool: int | None = None) -> str:
+    """HARNESS-10: the order of the downsample branch: ``conv, pool, BatchNorm, sign``
+    (``pool-first``, POOL-2), ``conv, BatchNorm, sign, pool`` (``pool-after-sign``: accepted,
+    and a finding at the downsample) or ``conv, BatchNorm, sign`` (``no-pool``). ``ERROR_IF``
+    the branch is none of them, or its pooling disagrees with the model's ``pool``
+    (:class:`~boolnet_spec.reference.errors.FormatError`, naming the node)."""
     import torch
 
     branch = module.get_submodule(f"{block}.downsample")
-    first = int(BlockTensors.downsample_bn(isinstance(branch[1], torch.nn.MaxPool2d)))
+    kinds = ["pool" if isinstance(m, torch.nn.MaxPool2d) else
+             "bn" if isinstance(m, torch.nn.BatchNorm2d) else "other"
+             for m in (branch if isinstance(branch, torch.nn.Sequential) else [branch])]
+    layouts = {("other", "pool", "bn", "other"): POOL_FIRST,
+               ("other", "bn", "other", "pool"): POOL_AFTER_SIGN,
+               ("other", "bn", "other"): NO_POOL}
+    layout = layouts.get(tuple(kinds))
+    expected = "a Sequential (binary conv, MaxPool2d, BatchNorm2d, sign)" if pool else \
+        "a Sequential (binary conv, BatchNorm2d, sign)" if pool == 0 else \
+        "a Sequential (binary conv, [MaxPool2d,] BatchNorm2d, sign)"
+    error_if(layout is None or (pool is not None and (layout == NO_POOL) == bool(pool)),
+             FormatError, f"node {block}.downsample", expected,
+             f"({', '.join(type(m).__name__ for m in branch.children()) or type(branch).__name__})",
+             "HARNESS-10")
+    return layout
+
+
+def downsample_paths(module, block: str) -> tuple[str, str]:
+    """The paths of the downsample branch's BatchNorm and GhostSign (HARNESS-10)."""
+    first = 2 if downsample_layout(module, block) == POOL_FIRST else 1
     return f"{block}.downsample.{first}", f"{block}.downsample.{first + 1}"
 
 
@@ -71,6 +97,8 @@ def hooked_paths(module, model: Model) -> tuple[list[str], list[str]]:
         outputs += [block] + [f"{block}.{m}" for m in ("conv1", "conv2", "bn1", "bn2",
                                                       "ghostsign1", "ghostsign2")]
         if f"{block}.downsample" in names:
+            node = next((n for n in model.nodes if n.name == f"{block}.downsample"), None)
+            downsample_layout(module, block, None if node is None else node.attrs.get("pool", 0))
             bn, sign = downsample_paths(module, block)
             outputs += [f"{block}.downsample", f"{block}.downsample.0", bn, sign]
     for path in {*inputs, *outputs}:

@@ -17,6 +17,8 @@ from boolnet_spec.equivalence.pytorch.bounds import (
     layer_bound,
 )
 from boolnet_spec.equivalence.pytorch.harness.capture import (
+    POOL_AFTER_SIGN,
+    downsample_layout,
     downsample_paths,
     functional_tensors,
     torch_weight,
@@ -56,8 +58,10 @@ class TeacherForced:
     """Runs every node of ``model`` on PyTorch's tensors and classifies the outputs."""
 
     def __init__(self, module, model: Model, images: np.ndarray, seen_in: dict, seen_out: dict,
-                 logits: np.ndarray, limit: int):
+                 logits: np.ndarray, limit: int, strict: bool = False):
         self.module = module
+        self.strict = strict
+        self.supplied = True  # the reference's units may differ from the exact fold (HARNESS-7)
         self.modules = dict(module.named_modules())
         self.model = model
         self.images = images
@@ -85,12 +89,28 @@ class TeacherForced:
         elif seen == "input":
             value = self.seen_in[path]
         elif seen == "even":
-            value = self.seen_out[path][:, :, 0::2]
+            value = self.or_channels(path)
         else:
             value = self.seen_out[path]
         if shape[0] in ("bits",):
             value = value.reshape((-1, *shape[1:]))
         return value
+
+    def or_channels(self, block: str) -> np.ndarray:
+        """HARNESS-10: the OR result inside a BoolNet block's output. The carried half is known
+        from its own hook, so the parity of channels that holds it is found, and the OR result
+        is the other parity: a swapped interleave is then the shuffle's fault, not the OR's."""
+        output = self.seen_out[block]
+        carried = next((node.inputs[1] for node in self.model.nodes
+                        if node.op == "shuffle" and node.outputs[0] == block), None)
+        if carried is None:
+            return output[:, :, 0::2]
+        carry = self.torch_value(carried)
+        even, odd = output[:, :, 0::2], output[:, :, 1::2]
+        if carry.shape != odd.shape:
+            return even
+        swapped = int((even == carry).sum()) > int((odd == carry).sum())
+        return odd if swapped else even
 
     def record(self, entry: dict) -> None:
         if len(self.disagreements) < self.limit:
@@ -114,8 +134,14 @@ class TeacherForced:
                 ((presign < 0) & (torch_values != -1)) | ((presign == 0) & (torch_values == -1))
         zero = ~wrong & (torch_values == 0)
         differ = ~wrong & ~zero & (bits_of(torch_values) != reference)
-        row.counts["ternary"] += int(zero.sum())
+        row.counts["mismatch" if self.strict else "ternary"] += int(zero.sum())
         row.counts["mismatch"] += int(wrong.sum())
+        if self.strict:
+            for flat in np.flatnonzero(zero)[:self.limit]:
+                self.record({"layer": row.layer, "index": unravel(flat, reference.shape),
+                             "class": "mismatch", "torch_value": 0.0,
+                             "reference_bit": int(reference.flat[flat]),
+                             "reason": "a torch 0 in a bit tensor (strict ternary, HARNESS-8)"})
         row.counts["equal"] += int((~wrong & ~zero & ~differ).sum())
         for flat in np.flatnonzero(wrong)[:self.limit]:
             entry = {"layer": row.layer, "index": unravel(flat, reference.shape),
@@ -158,18 +184,24 @@ class TeacherForced:
         row.smallest_margin = float(margins.min())
 
         def explain(flats):
-            classes, entries = [], []
-            for flat in flats:
-                n, j, c, h, w = unravel(flat, reference.shape)
-                value, bound = z.value[n, c, h, w], z.error[n, c, h, w]
-                ambiguous = abs(exact(value) + exact(offsets[j])) <= exact(bound)
-                cls = "float_ambiguous" if ambiguous else "mismatch"
-                classes.append(cls)
-                entries.append({"index": [n, j, c, h, w], "class": cls,
-                                "torch_value": float(torch_values[n, j, c, h, w]),
-                                "reference_preactivation": float(value + offsets[j]),
-                                "bound": float(bound), "margin": float(abs(value + offsets[j]))})
-            return np.array(classes), entries
+            ns, js, cs, hs, ws = np.unravel_index(flats, reference.shape)
+            value, bound = z.value[ns, cs, hs, ws], z.error[ns, cs, hs, ws]
+            offset = offsets.astype(np.float64)[js]
+            # HARNESS-9: binary64 decides all but the elements within 2**-50 of the bound (the
+            # sum's rounding); those are decided exactly.
+            distance = np.abs(value + offset)
+            ambiguous = distance <= bound
+            close = np.flatnonzero(np.abs(distance - bound) <= (distance + bound) * 2.0 ** -50)
+            for k in close:
+                ambiguous[k] = abs(exact(value[k]) + exact(offsets[js[k]])) <= exact(bound[k])
+            classes = np.where(ambiguous, "float_ambiguous", "mismatch")
+            entries = [{"index": [int(v[k]) for v in (ns, js, cs, hs, ws)],
+                        "class": str(classes[k]),
+                        "torch_value": float(torch_values[ns[k], js[k], cs[k], hs[k], ws[k]]),
+                        "reference_preactivation": float(value[k] + offset[k]),
+                        "bound": float(bound[k]), "margin": float(distance[k])}
+                       for k in range(min(len(flats), self.limit))]
+            return classes, entries
 
         sign_path = "ghostbnsign.GhostSign" if node.attrs["variant"] == "boolnet" else \
             "ghostbnsign.1"
@@ -275,35 +307,53 @@ class TeacherForced:
         if pool:
             conv_out = real_maxpool(conv_out.astype(np.float64), pool, pool, 0)
         folds: dict[int, ChannelFold] = {}
+        zeros_pooled = real_maxpool(zeros.astype(np.float64), pool, pool, 0) > 0 if pool \
+            else zeros
+
+        def fold_of(c: int) -> ChannelFold:
+            if c not in folds:
+                folds[c] = ChannelFold(reference_bn, c, alpha[c],
+                                       np.float32(0) if bias is None else bias[c])
+            return folds[c]
 
         def explain(flats):
-            classes, entries = [], []
-            index = np.array([unravel(f, reference.shape) for f in flats])
-            ns, _, cs, hs, ws = index.T
+            # HARNESS-9: an element's class depends only on (c, j, s, s_torch, both bits), so
+            # each distinct key is decided once, exactly, and the classes are broadcast.
+            ns, js, cs, hs, ws = np.unravel_index(flats, reference.shape)
             s_r = s_bits[ns, cs, hs, ws]
             s_t = s_bits_torch[ns, cs, hs, ws]
-            bounds_r = layer_bound(bn, s_r[:, None], n, alpha, alpha_t, bias,
-                                   axis=1)[np.arange(len(cs)), cs]
-            bounds_t = layer_bound(bn, s_t[:, None], n, alpha, alpha_t, bias,
-                                   axis=1)[np.arange(len(cs)), cs]
-            for k, (bn_i, j, c, h, w) in enumerate(index):
-                fold = folds.setdefault(c, ChannelFold(reference_bn, c, alpha[c],
-                                                       np.float32(0) if bias is None
-                                                       else bias[c]))
-                offset = exact(slice_offsets_[j])
-                torch_bit = bool(torch_values[bn_i, j, c, h, w] > 0)
-                if s_t[k] != s_r[k]:
-                    consistent = fold.bit(int(s_t[k]), offset) == torch_bit or within_bound(
-                        fold, int(s_t[k]), offset, Fraction(float(bounds_t[k])))
-                    cls = "ternary" if consistent and zeros_at(bn_i, c, h, w) else "mismatch"
+            torch_bit = torch_values[ns, js, cs, hs, ws] > 0
+            ref_bit = reference[ns, js, cs, hs, ws].astype(bool)
+            keys, inverse = np.unique(np.stack([cs, js, s_r, s_t, torch_bit, ref_bit], axis=1),
+                                      axis=0, return_inverse=True)
+            kc, ks_r, ks_t = keys[:, 0], keys[:, 2], keys[:, 3]
+            kb_r = layer_bound(bn, ks_r[:, None], n, alpha, alpha_t, bias,
+                               axis=1)[np.arange(len(kc)), kc]
+            kb_t = layer_bound(bn, ks_t[:, None], n, alpha, alpha_t, bias,
+                               axis=1)[np.arange(len(kc)), kc]
+            decided = []  # per key: "ternary" (if a 0 entered), "float_ambiguous" or "mismatch"
+            for (c, j, sr, st, tb, rb), br, bt in zip(keys.tolist(), kb_r, kb_t, strict=True):
+                fold, offset = fold_of(c), exact(slice_offsets_[j])
+                if st != sr:
+                    consistent = fold.bit(st, offset) == bool(tb) or within_bound(
+                        fold, st, offset, Fraction(float(bt)))
+                    decided.append("ternary" if consistent else "mismatch")
+                elif self.supplied and fold.bit(sr, offset) != bool(rb):
+                    decided.append("mismatch")  # the reference's unit is not the exact fold
                 else:
-                    cls = "float_ambiguous" if within_bound(
-                        fold, int(s_r[k]), offset, Fraction(float(bounds_r[k]))) else "mismatch"
-                classes.append(cls)
+                    decided.append("float_ambiguous" if within_bound(
+                        fold, sr, offset, Fraction(float(br))) else "mismatch")
+            decided = np.array(decided)[inverse.reshape(-1)]
+            classes = np.where((decided == "ternary") & ~zeros_pooled[ns, cs, hs, ws],
+                               "mismatch", decided)
+            bounds_r = kb_r[inverse.reshape(-1)]
+            entries = []
+            for k in range(min(len(flats), self.limit)):
+                bn_i, j, c, h, w = (int(v[k]) for v in (ns, js, cs, hs, ws))
                 cmp, t = (">=" if units.polarity[j, c] == GE else "<="), \
                     int(units.threshold[j, c])
                 entries.append({
-                    "index": [int(bn_i), int(j), int(c), int(h), int(w)], "class": cls,
+                    "index": [bn_i, j, c, h, w], "class": str(classes[k]),
                     "s": int(s_r[k]), "s_torch": int(s_t[k]), "unit": {"cmp": cmp, "t": t},
                     "reference_bit": int(reference[bn_i, j, c, h, w]),
                     "torch_value": float(torch_values[bn_i, j, c, h, w]),
@@ -314,13 +364,24 @@ class TeacherForced:
                     "exact_preactivation": float(pre[bn_i, c, h, w] + slice_offsets_[j]),
                     "bound": float(bounds_r[k]),
                     "margin": float(margins[bn_i, j, c, h, w])})
-            return np.array(classes), entries
+            return classes, entries
 
-        def zeros_at(n_, c, h, w) -> bool:
-            if not pool:
-                return bool(zeros[n_, c, h, w])
-            return bool(zeros[n_, c, h * pool:(h + 1) * pool, w * pool:(w + 1) * pool].any())
+        if pool and downsample_layout(self.module, block) == POOL_AFTER_SIGN:
+            # HARNESS-10: PyTorch pooled the bits, not the accumulator: its BatchNorm and sign
+            # saw other values, so every disagreement is this order's finding.
+            def explain(flats):
+                classes = np.full(len(flats), "mismatch")
+                entries = [{"index": unravel(f, reference.shape), "class": "mismatch",
+                            "torch_value": float(torch_values.flat[f]),
+                            "reference_bit": int(reference.flat[f]),
+                            "reason": "max pooling after BatchNorm-sign; POOL-2 pools the "
+                                      "accumulator before BatchNorm (HARNESS-10)"}
+                           for f in flats[:self.limit]]
+                return classes, entries
 
+            self.classify_bits(row, torch_values, reference, explain)
+            self.rows.append(row)
+            return
         presign = bn_out.astype(np.float64)[:, None] \
             + slice_offsets_.astype(np.float64)[None, :, None, None, None]
         self.classify_bits(row, torch_values, reference, explain, presign)
@@ -346,7 +407,7 @@ class TeacherForced:
                             "torch_value": float(torch_values.flat[f]),
                             "reference_bit": int(reference.flat[f]),
                             "torch_formula": float(expected.flat[f])}
-                           for f, cls in zip(flats, classes, strict=True)]
+                           for f, cls in zip(flats[:self.limit], classes, strict=False)]
                 return classes, entries
 
             self.classify_bits(row, torch_values, reference[k], explain)

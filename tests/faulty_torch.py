@@ -1,0 +1,119 @@
+"""Faulty PyTorch BoolNet implementations (issue 11): each patches one bug into a clean
+:class:`~boolnet_spec.equivalence.pytorch.model.BoolNet` and returns it."""
+
+from __future__ import annotations
+
+import types
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from boolnet_spec.equivalence.pytorch.model import logic_or, logic_xnor
+
+
+def zero_padding(net, block: str = "layer1.0", conv: str = "conv2"):
+    """The 3x3 convolution pads with zeros instead of replicating the border."""
+    module = net.get_submodule(f"{block}.{conv}")
+    original = module.forward
+
+    def zero_padded(x):
+        module.padding, saved = 0, module.padding
+        try:
+            return original(F.pad(x, (1, 1, 1, 1)))
+        finally:
+            module.padding = saved
+
+    module.forward = zero_padded
+    return net
+
+
+def _block_forward(self, block_input, carry_first: bool = False):
+    """BasicBlock.forward with the shuffle's interleave optionally swapped."""
+    channels = block_input.shape[2]
+    x = residual = carry = block_input
+    if self.plan.split:
+        x = residual = block_input[:, :, :channels // 2]
+        carry = block_input[:, :, channels // 2:]
+    if self.downsample is not None:
+        residual = carry = self.downsample(block_input)
+    x = logic_xnor(self.ghostsign1(self.bn1(self.conv1(x))), residual)
+    if self.plan.last:
+        return self.bn2(self.conv2(x)) + self.bn3(x.mean(1))
+    z = logic_or(self.ghostsign2(self.bn2(self.conv2(x))), residual)
+    batch, slices, width, height, size = z.shape
+    pair = (carry, z) if carry_first else (z, carry)
+    return torch.stack(pair, dim=3).reshape(batch, slices, 2 * width, height, size)
+
+
+def swapped_shuffle(net, block: str = "layer1.0"):
+    """The shuffle puts the carried half on the even channels and the OR result on the odd."""
+    module = net.get_submodule(block)
+    module.forward = types.MethodType(
+        lambda self, x: _block_forward(self, x, carry_first=True), module)
+    return net
+
+
+class SlicePool(nn.MaxPool2d):
+    """2x2 max pooling of a bit tensor ``[N, S, C, H, W]``."""
+
+    def forward(self, x):
+        batch, slices, channels, height, width = x.shape
+        pooled = super().forward(x.reshape(batch, slices * channels, height, width))
+        return pooled.reshape(batch, slices, channels, *pooled.shape[-2:])
+
+
+def pool_after_sign(net):
+    """Every pooling downsample branch pools the bits after BatchNorm and sign."""
+    for module in net.modules():
+        branch = getattr(module, "downsample", None)
+        if branch is not None and isinstance(branch[1], nn.MaxPool2d):
+            module.downsample = nn.Sequential(branch[0], branch[2], branch[3], SlicePool(2, 2))
+    return net
+
+
+__all__ = ["zero_padding", "swapped_shuffle", "pool_after_sign", "SlicePool", "Port",
+           "PORT_MAP"]
+
+
+class Port(nn.Module):
+    """A clean port with other names: wrapped in ``body``, stages renamed ``stageL``."""
+
+    def __init__(self, net):
+        super().__init__()
+        for index, stage in enumerate(net.stages, 1):
+            delattr(net, f"layer{index}")
+            setattr(net, f"stage{index}", stage)
+        count = len(net.arch.widths)
+        type(net).stages = property(lambda self: [getattr(self, f"stage{i}")
+                                                  for i in range(1, count + 1)])
+        self.body = net
+
+    def forward(self, x):
+        return self.body(x)
+
+
+PORT_MAP = {"": "body", **{f"layer{i}": f"body.stage{i}" for i in range(1, 5)}}
+
+
+def _hardtanh_ste_forward(conv, x):
+    batch, slices, _, height, width = x.shape
+    straight = F.hardtanh(conv.weight)
+    mean = conv.weight.abs().mean(-1, keepdim=True).mean(-2, keepdim=True) \
+        .mean(-3, keepdim=True)
+    with torch.no_grad():
+        binary = F.hardtanh(conv.weight / conv.temperature)
+        if not conv.training:
+            binary = torch.sign(binary)
+    weight = ((binary - straight).detach() + straight) * mean
+    x = x[:, (slices - conv.groups) // 2:(slices + conv.groups) // 2] if conv.groups > 1 \
+        else x[:, slices // 2:slices // 2 + 1]
+    x = F.pad(x.reshape(batch, -1, height, width), (conv.padding,) * 4, mode="replicate")
+    return F.conv2d(x, weight, None, conv.stride, 0, conv.dilation, conv.groups)
+
+
+def hardtanh_ste(net, path: str = "layer1.0.conv1"):
+    """The weight's straight-through estimator is hardtanh's backward: 0 at ``|W| = 1``."""
+    conv = net.get_submodule(path)
+    conv.forward = types.MethodType(_hardtanh_ste_forward, conv)  # survives deepcopy
+    return net
