@@ -176,8 +176,11 @@ def _check_fields(variant) -> None:
                              or not callable(fold.threshold)
                              or not (fold.constant is None or callable(fold.constant))):
         raise wrong("claimed_fold", "None or a Fold of functions", fold)
-    if not isinstance(variant.domain, str) or not isinstance(variant.description, str):
-        raise wrong("domain/description", "strings", (variant.domain, variant.description))
+    from boolnet_spec.spec.variants.declarations import Range
+
+    if not isinstance(variant.domain, (str, Range)) or not isinstance(variant.description, str):
+        raise wrong("domain/description", "a domain name or Range, and a string",
+                    (variant.domain, variant.description))
 
 
 def _raised_in(error: BaseException, path: Path) -> bool:

@@ -16,6 +16,7 @@ from hostile import (
 )
 
 import boolnet_spec.reference.build
+from boolnet_spec.reference import modelfile
 from boolnet_spec.reference.errors import DomainError
 from boolnet_spec.reference.safe_io import write_outputs
 
@@ -81,7 +82,17 @@ def test_build_writes_both_outputs_or_neither(tmp_path, capsys, monkeypatch, fai
             raise OSError(28, "No space left on device")
         real(handle, **arrays)
 
+    real_npz = modelfile.write_npz
+
+    def npz(handle, arrays, compress=True):
+        calls.append(handle)
+        if len(calls) - 1 == failing:
+            handle.write(b"PK half")
+            raise OSError(28, "No space left on device")
+        real_npz(handle, arrays, compress)
+
     monkeypatch.setattr(np, "savez_compressed", savez)
+    monkeypatch.setattr(modelfile, "write_npz", npz)
     code, _, err = run_cli(capsys, "build", *RANDOM, "-o", model, "--export-state-dict",
                            export)
     assert code == 2 and "No space left" in err and err.count("\n") == 1, err

@@ -59,7 +59,7 @@ def test_an_exception_in_user_code_is_a_variant_error(tmp_path, capsys, body, ra
 
 @pytest.mark.req("PROVE-1")
 @pytest.mark.parametrize("timeout, fragment", [
-    ("nan", "finite"), ("inf", "finite"), ("-1", "> 0"), ("0", "> 0"), ("1e9", "3600"),
+    ("nan", "finite"), ("inf", "finite"), ("-1", "above 0"), ("0", "above 0"), ("1e9", "3600"),
 ])
 def test_a_bad_timeout_is_refused_before_any_work(tmp_path, capsys, monkeypatch, timeout,
                                                   fragment):

@@ -447,7 +447,9 @@ async def block_case(dut):
     ok &= good
     good, _, _ = await gate("layer1.0.or", g2, x_bits, True, ko)
     ok &= good
-    good, *_ = await conv_node("layer2.0.downsample", trace["layer1.0"],
+    down_input = next(node.inputs[0] for node in model.nodes
+                      if node.name == "layer2.0.downsample")
+    good, *_ = await conv_node("layer2.0.downsample", trace[down_input],
                                "layer2.0.downsample.0", "layer2.0.downsample")
     ok &= good
     assert ok, "block case differs"
