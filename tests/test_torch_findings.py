@@ -280,3 +280,27 @@ def test_compare_ternary_option(capsys):
     assert report["settings"]["ternary"] == "error"
     assert code == (0 if report["summary"]["mismatch"] == 0 else 1)
     assert report["summary"]["mismatch"] == report["summary"]["ternary"] == 0 or code == 1
+
+
+@pytest.mark.req("HARNESS-7", "CLI-1", "CLI-2")
+def test_compare_and_certify_take_a_supplied_model_file(capsys, tmp_path):
+    import json
+
+    from boolnet_spec.cli import main
+    from boolnet_spec.equivalence.pytorch.cli import BUNDLED, DATA
+    from boolnet_spec.equivalence.pytorch.export import load_checkpoint, torch_model
+    from boolnet_spec.reference.architecture import Architecture
+    from boolnet_spec.reference.modelfile import save_model
+
+    provenance = json.loads((DATA / "boolnet-digits.json").read_text(encoding="utf-8"))
+    arch = Architecture.from_json(provenance["architecture"])
+    model = export_model(torch_model(arch, load_checkpoint(BUNDLED)), arch)
+    save_model(model, tmp_path / "clean.npz")
+    for command in ("compare", "certify"):
+        assert main([command, "--json", "--model", str(tmp_path / "clean.npz")]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["summary"]["mismatch"] == 0
+    # compare's report has the units rows of HARNESS-7 (certify reports findings per layer).
+    assert main(["compare", "--json", "--model", str(tmp_path / "clean.npz")]) == 0
+    layers = json.loads(capsys.readouterr().out)["layers"]
+    assert any(r["kind"] == "units" and r["mismatch"] == 0 for r in layers)

@@ -11,7 +11,8 @@
    ``summary`` holds ``mismatch``, ``ternary``, ``float_ambiguous`` (counts) and
    ``top1_agreement`` (a fraction; ``certify`` gives it on the bundled sample images, and ``null``
    for a checkpoint without ``--input``). Progress bars go to stderr. ``compare --ternary=error``
-   makes a torch 0 in a bit tensor a ``mismatch`` (HARNESS-8).
+   makes a torch 0 in a bit tensor a ``mismatch`` (HARNESS-8); ``--model=FILE`` (both commands)
+   supplies the implementation's own folded model file, whose units are checked (HARNESS-7).
 
 .. req:: CLI-2
 
@@ -92,6 +93,13 @@ def _inputs(args: argparse.Namespace) -> np.ndarray | None:
     return None
 
 
+def _supplied(args: argparse.Namespace):
+    """The implementation's own folded model file (``--model``, HARNESS-7), or None."""
+    from boolnet_spec.reference.modelfile import load_model
+
+    return load_model(args.model) if getattr(args, "model", None) else None
+
+
 COMPARE_COLUMNS = [("layer", 24, "layer"), ("kind", 4, "kind"), ("elements", 9, "elements"),
                    ("equal", 9, "equal"), ("ternary", 7, "ternary"),
                    ("float_amb", 9, "float_ambiguous"), ("mismatch", 8, "mismatch"),
@@ -115,7 +123,8 @@ def compare_command(args: argparse.Namespace) -> int:
         rng = np.random.default_rng(seed)
         size = arch.image_size
         images = rng.standard_normal((args.samples, 3, size, size)).astype(np.float32)
-    result = compare(module, arch, images, limit=args.limit, ternary=args.ternary)
+    result = compare(module, arch, images, limit=args.limit, ternary=args.ternary,
+                     model=_supplied(args))
     report = result.to_json(args.limit)
     summary = report["summary"]
     if args.json:
@@ -140,7 +149,7 @@ def certify_command(args: argparse.Namespace) -> int:
 
     check_count(args.limit, MAX_LISTED, "--limit", minimum=0)
     module, arch, images, label = _load(args, None)
-    result = certify(module, arch)
+    result = certify(module, arch, model=_supplied(args))
     report = result.to_json(args.limit)
     top1 = None
     if images is not None:
@@ -186,6 +195,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         "from --input, else the configuration's)")
     parser.add_argument("--sign-mode", choices=("official", "spec"), default="official",
                         help="sign(0) of the PyTorch model: official (0) or spec (+1)")
+    parser.add_argument("--model", help="the implementation's own folded model file: its "
+                        "threshold units are checked against the exact fold (HARNESS-7)")
     parser.add_argument("--limit", type=int, default=20, help="disagreements to list")
     parser.add_argument("--json", action="store_true", help="machine-readable report")
 

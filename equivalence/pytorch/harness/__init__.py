@@ -68,7 +68,8 @@ the tensors its forward hooks see, and checks every node of the exported referen
 
 .. req:: HARNESS-7
 
-   Supplied folds. When the implementation supplies its own folded model (``model=``), every
+   Supplied folds. When the implementation supplies its own folded model (``model=``, or
+   ``--model=FILE`` of ``compare`` and ``certify``), every
    threshold unit of it is compared with the exact fold (FOLD-2, EXACT-2) of the module's own
    BatchNorm parameters, weights and biases (the export, EXPORT-1): a ``units`` row per binary
    layer (``<node>.units``, one element per unit ``[slice, channel]``) counts a ``mismatch`` for
