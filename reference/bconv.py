@@ -186,7 +186,7 @@ class ConvWeights:
 
 
 #: The float32 operands of one BLAS call, in bytes at most (bounds the memory of an evaluation).
-_PRODUCT_BYTES = 1 << 25
+_PRODUCT_BYTES = 1 << 23
 #: The accumulators of one block of shifted adds, in bytes (a block stays in the core's cache).
 _ADD_BLOCK_BYTES = 1 << 19
 

@@ -250,13 +250,14 @@ def _infer_bconv(ctx: _Context, x: Shape) -> tuple[list[Shape], dict]:
 
 
 def _run_bconv(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
-    if "conv" not in state:  # the weights' evaluation layout, prepared on the first batch
-        state["conv"] = ConvWeights(state["weight"], node.attrs["stride"],
-                                    node.attrs["dilation"], node.attrs["groups"], node.name)
+    if "conv_weights" not in state:  # the weights' evaluation layout, made on the first batch
+        state["conv_weights"] = ConvWeights(state["weight"], node.attrs["stride"],
+                                            node.attrs["dilation"], node.attrs["groups"],
+                                            node.name)
     if node.attrs["read"] == "slices":
-        s = multi_slice_conv2d(x, state["conv"], **_conv_kwargs(node))
+        s = multi_slice_conv2d(x, state["conv_weights"], **_conv_kwargs(node))
     else:
-        s = binary_conv2d(flatten_slices(x), state["conv"], **_conv_kwargs(node))
+        s = binary_conv2d(flatten_slices(x), state["conv_weights"], **_conv_kwargs(node))
     pool = node.attrs["pool"]
     bits = threshold_maxpool(s, state["units"], pool, pool) if pool else \
         threshold_slices(s, state["units"])
@@ -308,10 +309,11 @@ def _infer_head(ctx: _Context, x: Shape) -> tuple[list[Shape], dict]:
 
 
 def _run_head(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
-    if "conv" not in state:  # the weights' evaluation layout, prepared on the first batch
-        state["conv"] = ConvWeights(state["weight"], node.attrs["stride"],
-                                    node.attrs["dilation"], node.attrs["groups"], node.name)
-    s2 = multi_slice_conv2d(x, state["conv"], **_conv_kwargs(node))
+    if "conv_weights" not in state:  # the weights' evaluation layout, made on the first batch
+        state["conv_weights"] = ConvWeights(state["weight"], node.attrs["stride"],
+                                            node.attrs["dilation"], node.attrs["groups"],
+                                            node.name)
+    s2 = multi_slice_conv2d(x, state["conv_weights"], **_conv_kwargs(node))
     z = last_block_real(s2, state["alpha"], state["bn2"], x, state["bn3"])
     return [s2, z, classifier(prelu(z, state["prelu"]), state["fc.weight"], state["fc.bias"])]
 
