@@ -55,6 +55,9 @@ the exact integer, for these reasons:
   position, and output ``(y, x)`` takes tap ``(qy, qx)``'s product at flat position
   ``(y + qy)*Wq + x + qx``: a shift of the flat index by ``qy*Wq + qx``. Positions with
   ``x >= Wo`` or ``y >= Ho`` are computed from other pixels (or zeros) and discarded.
+- Threads: the images are split into chunks, each chunk's sums depend on its own images only and
+  are written to its own block of ``s``, and every value above is exact, so the chunks may run on
+  the worker threads of :mod:`boolnet_spec.reference.threads` in any order with the same ``s``.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ from boolnet_spec.reference.accumulator import ACC_DTYPE, check_n
 from boolnet_spec.reference.channels import flatten_slices
 from boolnet_spec.reference.encoding import check_bits, to_pm1
 from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
-from boolnet_spec.reference.padding import check_padding, pad_bits
+from boolnet_spec.reference.padding import check_padding, fill_padded, pad_bits
+from boolnet_spec.reference.threads import run_parts, workers
 
 __all__ = ["conv_output_size", "ConvWeights", "binary_conv2d", "select_slices",
            "multi_slice_conv2d"]
@@ -135,22 +139,28 @@ class ConvWeights:
         plane = grid_h * grid_w
         tail = max(qy * grid_w + qx for taps, _ in self.phases.values() for qy, qx in taps)
         rows = max(matrix.shape[1] for _, matrix in self.phases.values())
-        # Images per product: columns enough to keep BLAS busy, operands within _PRODUCT_BYTES.
-        chunk = max(1, min(batch, (_PRODUCT_BYTES // (4 * (rows + cin_group)) - tail) // plane))
+        # Images per product: columns enough to keep BLAS busy, operands within _PRODUCT_BYTES,
+        # and chunks enough for every thread of the budget.
+        chunk = max(1, min(-(-batch // workers(batch)),
+                           (_PRODUCT_BYTES // (4 * (rows + cin_group)) - tail) // plane))
         out = np.empty((batch, cout, out_h, out_w), ACC_DTYPE)
-        columns = chunk * plane
-        # Buffers reused by every product: a fresh large array would be faulted in page by page.
-        x01_buffer = np.empty((cin_group, columns + tail), np.float32)
-        products_buffer = np.empty((rows, columns + tail), np.float32)
-        acc_buffer = np.empty((cout_group, columns), np.float32)
         block = max(1024, _ADD_BLOCK_BYTES // (4 * cout_group))
-        for first in range(0, batch, chunk):
-            images = min(chunk, batch - first)
-            columns = images * plane
-            x01 = x01_buffer[:, :columns + tail]
-            acc = acc_buffer[:, :columns]
-            grid = x01[:, :columns].reshape(cin_group, images, grid_h, grid_w)
-            for g in range(self.groups):
+        parts = list(range(0, batch, chunk))
+        # Each worker's buffers, reused by all its products and made on this thread, whose freed
+        # memory is reused: a fresh large array in a worker would be faulted in page by page.
+        buffers = [(np.empty((cin_group, chunk * plane + tail), np.float32),
+                    np.empty((rows, chunk * plane + tail), np.float32),
+                    np.empty((cout_group, chunk * plane), np.float32))
+                   for _ in range(workers(len(parts)))]
+
+        def work(worker: int, share: list[int]) -> None:
+            x01_buffer, products_buffer, acc_buffer = buffers[worker]
+            for first, g in ((first, g) for first in share for g in range(self.groups)):
+                images = min(chunk, batch - first)
+                columns = images * plane
+                x01 = x01_buffer[:, :columns + tail]
+                acc = acc_buffer[:, :columns]
+                grid = x01[:, :columns].reshape(cin_group, images, grid_h, grid_w)
                 started = False
                 for (py, px), (taps, matrix) in self.phases.items():
                     # x01[i, image, r, c] = padded bit at row r*stride + py, column c*stride + px;
@@ -159,7 +169,7 @@ class ConvWeights:
                                     py::stride, px::stride].transpose(1, 0, 2, 3)
                     x01[:, columns:] = 0
                     if fused:
-                        pad_bits(source, padding, pad_mode, f"{name} input", out=grid)
+                        fill_padded(source, padding, pad_mode, grid)
                     else:
                         rows_in, cols_in = source.shape[2:]
                         grid[:, :, rows_in:] = 0
@@ -182,6 +192,8 @@ class ConvWeights:
                 result = acc.reshape(cout_group, images, grid_h, grid_w)[:, :, :out_h, :out_w]
                 np.copyto(out[first:first + images, g * cout_group:(g + 1) * cout_group],
                           result.transpose(1, 0, 2, 3), casting="unsafe")
+
+        run_parts(work, parts)  # the parts write disjoint blocks of s: any schedule, the same s
         return out
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from boolnet_spec.reference.encoding import check_bits
 from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
 
-__all__ = ["PAD_MODES", "pad_bits", "check_padding"]
+__all__ = ["PAD_MODES", "pad_bits", "fill_padded", "check_padding"]
 
 #: The padding modes of PAD-1 to PAD-3.
 PAD_MODES = ("replicate", "one", "none")
@@ -53,11 +53,19 @@ def pad_bits(x: np.ndarray, padding: int, mode: str, name: str = "x",
     x = check_bits(x, name)
     error_if(x.ndim < 2 or min(x.shape[-2:]) < 1, ShapeError, name,
              "rank >= 2 [..., H, W] with H, W >= 1", list(x.shape), "PAD-1")
-    p, (height, width) = padding, x.shape[-2:]
     if out is None:
         if padding == 0:
             return x
-        out = np.empty((*x.shape[:-2], height + 2 * p, width + 2 * p), x.dtype)
+        out = np.empty((*x.shape[:-2], x.shape[-2] + 2 * padding, x.shape[-1] + 2 * padding),
+                       x.dtype)
+    fill_padded(x, padding, mode, out)
+    return out
+
+
+def fill_padded(x: np.ndarray, padding: int, mode: str, out: np.ndarray) -> None:
+    """``out[..., H + 2p, W + 2p]`` = PAD-1 or PAD-2 of the bits ``x``, whose checks (those of
+    :func:`pad_bits`) the caller has made; ``out`` may be a consumer's float buffer."""
+    p, (height, width) = padding, x.shape[-2:]
     out[..., p:p + height, p:p + width] = x
     if mode == "replicate":
         out[..., p:p + height, :p] = x[..., :, :1]
@@ -69,4 +77,3 @@ def pad_bits(x: np.ndarray, padding: int, mode: str, name: str = "x",
         out[..., p + height:, :] = 1
         out[..., :, :p] = 1
         out[..., :, p + width:] = 1
-    return out

@@ -44,7 +44,10 @@ where ``gamma >= 0`` and ``BN0(min v)`` where ``gamma < 0``. There ``min v = -ma
 ``-v`` is the conv with negated float32 weights: the same products and sums of negated operands,
 which round to the negated results (round to nearest is symmetric). Only the sign of a zero can
 differ, and no later operation turns ``-0`` and ``+0`` into different non-zero values or bits
-(ENC-2).
+(ENC-2). Images are evaluated one at a time, by the same operations whichever worker thread of
+:mod:`boolnet_spec.reference.threads` runs them; a worker's matrix product gets one BLAS thread.
+Where a BLAS splits a product's sums by thread count, STEM-2's bound covers the difference;
+OpenBLAS splits rows and columns, never a sum, and a test pins one thread to several bit for bit.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from boolnet_spec.reference.batchnorm import BatchNorm, check_float32
 from boolnet_spec.reference.errors import ShapeError, error_if
 from boolnet_spec.reference.maxpool import real_maxpool
 from boolnet_spec.reference.slices import slice_quantize
+from boolnet_spec.reference.threads import run_parts
 
 __all__ = ["real_conv2d", "check_image", "stem_features", "basenet_stem", "boolnet_stem"]
 
@@ -131,14 +135,18 @@ def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) ->
     # A channel whose BatchNorm slope is negative pools the negated conv, then negates it back.
     flip = np.where(bn0.gamma < 0, np.float32(-1), np.float32(1))
     flipped = conv_weight * flip[:, None, None, None]                  # exact negations
-    features = None
-    for first in range(image.shape[0]):
-        conv = real_conv2d(image[first:first + 1], flipped, stride=2, padding=3)
-        pooled = real_maxpool(conv, 3, 2, 1)
-        pooled *= flip.astype(np.float64)[None, :, None, None]
-        if features is None:
-            features = np.empty((image.shape[0], *pooled.shape[1:]))
-        features[first] = bn0(pooled)[0]
+    batch = image.shape[0]
+    out_h, out_w = (image.shape[2] - 1) // 2 + 1, (image.shape[3] - 1) // 2 + 1  # conv1, 7/2/3
+    features = np.empty((batch, bn0.channels, (out_h - 1) // 2 + 1, (out_w - 1) // 2 + 1))
+
+    def work(worker: int, images: list[int]) -> None:
+        for first in images:
+            conv = real_conv2d(image[first:first + 1], flipped, stride=2, padding=3)
+            pooled = real_maxpool(conv, 3, 2, 1)
+            pooled *= flip.astype(np.float64)[None, :, None, None]
+            features[first] = bn0(pooled)[0]
+
+    run_parts(work, range(batch))  # images are independent: the same features on any thread
     return features
 
 
@@ -154,8 +162,12 @@ def boolnet_stem(features: np.ndarray, bn1: BatchNorm, bn2: BatchNorm, dw_weight
     dw_weight = check_float32(dw_weight, "adaptive_zero_points.0.weight", (channels, 1, 3, 3),
                               "STEM-2")
     z = np.empty(features.shape)
-    for first in range(features.shape[0]):
-        f = features[first:first + 1]
-        shift = bn_las(real_conv2d(bn2(f), dw_weight, stride=1, padding=1, groups=channels))
-        np.add(bn1(f), shift, out=z[first:first + 1])
+
+    def work(worker: int, images: list[int]) -> None:
+        for first in images:
+            f = features[first:first + 1]
+            shift = bn_las(real_conv2d(bn2(f), dw_weight, stride=1, padding=1, groups=channels))
+            np.add(bn1(f), shift, out=z[first:first + 1])
+
+    run_parts(work, range(features.shape[0]))
     return slice_quantize(z, offsets, "stem pre-activation")
