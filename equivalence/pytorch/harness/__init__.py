@@ -140,6 +140,18 @@ the tensors its forward hooks see, and checks every node of the exported referen
    ``tolerance`` (0, bit for bit, on the CPU, where the computation is deterministic) and the
    first differing parameter, in parameter order, is where a port's surrogate, straight-through
    estimator or temperature departs from ours. NNPACK is off. The modules are not changed.
+
+   Ours against the authors. This package's BoolNet reproduces the authors' training-mode
+   modules (hpi-xnor/BoolNet at commit 2231bd0, the four experiment folders: ``binarize`` with
+   progressive ``hardtanh(W / T)``, its straight-through gradient and the non-detached mean,
+   ``GhostSign`` with ``torch.sign`` zeros, ``MultiBConv``, ``BConv`` with bias, replication
+   padding, the logic shortcuts, split and shuffle, the downsample branch, the stem with local
+   adaptive shifting and the head) bit for bit: loaded with one state dict and run in train mode
+   on the same images, the logits, the cross-entropy loss and the gradient of every parameter
+   are equal with ``tolerance = 0``, at ``T = 1`` and after every step of the authors' schedule
+   (``set_temperature_imagenet``: before iteration ``i``, when ``i != 0`` and ``i % every == 0``,
+   every binary module's ``T`` is multiplied by 0.965 in float32), whose temperature buffers ours
+   reproduce exactly (TORCH-1). No bound is needed: the operation order is the authors'.
 """
 
 from __future__ import annotations
