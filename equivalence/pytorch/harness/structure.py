@@ -50,42 +50,44 @@ KINDS = {
 }
 
 
-def expected_modules(module, arch: Architecture, fused: dict) -> list[tuple[str, str, str]]:
+def expected_modules(module, arch: Architecture, fused: dict):
     """``(path, kind, role)`` of every module the harness reads, under the authors' paths, in
-    node order; the BatchNorm and sign of a ``fused`` node are replaced by its module."""
-    boolnet = arch.family == "boolnet"
-    wanted = [("conv1", "conv", "stem convolution"), ("maxpool.0", "bn", "stem BatchNorm")]
-    if boolnet:
-        wanted += [("ghostbnsign.bn1", "bn", "stem BN1"), ("ghostbnsign.bn2", "bn", "stem BN2"),
-                   ("ghostbnsign.adaptive_zero_points.0", "conv", "local adaptive shifting"),
-                   ("ghostbnsign.adaptive_zero_points.1", "bn", "local adaptive shifting BN"),
-                   ("ghostbnsign.GhostSign", "sign", "stem quantizer")]
+    node order; the BatchNorm and sign of a ``fused`` node are replaced by its module. A
+    generator: a downsample branch's layout (HARNESS-10) is checked when it is reached."""
+    yield "conv1", "conv", "stem convolution"
+    yield "maxpool.0", "bn", "stem BatchNorm"
+    if arch.family == "boolnet":
+        yield from [("ghostbnsign.bn1", "bn", "stem BN1"), ("ghostbnsign.bn2", "bn", "stem BN2"),
+                    ("ghostbnsign.adaptive_zero_points.0", "conv", "local adaptive shifting"),
+                    ("ghostbnsign.adaptive_zero_points.1", "bn", "local adaptive shifting BN"),
+                    ("ghostbnsign.GhostSign", "sign", "stem quantizer")]
     else:
-        wanted += [("ghostbnsign.0", "bn", "stem BatchNorm"),
-                   ("ghostbnsign.1", "sign", "stem quantizer")]
+        yield from [("ghostbnsign.0", "bn", "stem BatchNorm"),
+                    ("ghostbnsign.1", "sign", "stem quantizer")]
     for plan in block_plans(arch):
         block = plan.name
         for part in ("1", "2"):
             node = f"{block}.conv{part}"
-            wanted.append((node, "bconv", f"binary convolution of node {node}"))
+            yield node, "bconv", f"binary convolution of node {node}"
             if node in fused:
-                wanted.append((fused[node].module, "fused", f"fused threshold of node {node}"))
+                yield fused[node].module, "fused", f"fused threshold of node {node}"
                 continue
-            wanted.append((f"{block}.bn{part}", "bn", f"BatchNorm of node {node}"))
+            yield f"{block}.bn{part}", "bn", f"BatchNorm of node {node}"
             if part == "1" or not plan.last:
-                wanted.append((f"{block}.ghostsign{part}", "sign", f"sign of node {node}"))
+                yield f"{block}.ghostsign{part}", "sign", f"sign of node {node}"
         if plan.last:
-            wanted.append((f"{block}.bn3", "bn", "head BN3 (mean over slices)"))
+            yield f"{block}.bn3", "bn", "head BN3 (mean over slices)"
         if plan.downsample:
             error_if(f"{block}.downsample" not in dict(module.named_modules()), FormatError,
                      f"module {block}.downsample", "the downsample branch of the block",
                      "missing", "HARNESS-13")
             first = 2 if downsample_layout(module, block, int(plan.pool)) == POOL_FIRST else 1
             role = f"of node {block}.downsample"
-            wanted += [(f"{block}.downsample.0", "bconv", f"binary convolution {role}"),
-                       (f"{block}.downsample.{first}", "bn", f"BatchNorm {role}"),
-                       (f"{block}.downsample.{first + 1}", "sign", f"sign {role}")]
-    return [*wanted, ("prelu2", "prelu", "head PReLU"), ("fc", "linear", "classifier")]
+            yield from [(f"{block}.downsample.0", "bconv", f"binary convolution {role}"),
+                        (f"{block}.downsample.{first}", "bn", f"BatchNorm {role}"),
+                        (f"{block}.downsample.{first + 1}", "sign", f"sign {role}")]
+    yield "prelu2", "prelu", "head PReLU"
+    yield "fc", "linear", "classifier"
 
 
 def check_structure(module, arch: Architecture, fused: dict | None = None) -> None:
