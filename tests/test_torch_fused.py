@@ -142,3 +142,41 @@ def test_the_map_file_is_bounded_and_validated(tmp_path):
     port = fused_port(net, NODE, polarity, threshold[:, :-1].astype(np.int32))
     with pytest.raises(ShapeError, match=r"threshold2.*threshold: expected shape \[S, C\]"):
         compare(port, arch, images, progress=False, module_map=MAP, state_dict=state)
+
+
+@pytest.mark.req("HARNESS-14", "HARNESS-11", "CLI-1", "CLI-2")
+def test_compare_and_certify_take_a_module_map_and_a_state_dict(tmp_path, capsys):
+    from boolnet_spec.cli import main
+
+    arch, state, net, images = setup("boolnet-k4")
+    polarity, threshold, n = exact_units(net, arch)
+    np.save(tmp_path / "images.npy", images)
+    np.savez(tmp_path / "float.npz", **state)
+    (tmp_path / "map.json").write_text(json.dumps(MAP))
+    port = {k: v.numpy() for k, v in fused_port(net, NODE, polarity,
+                                               threshold.astype(np.int32)).state_dict().items()}
+    np.savez(tmp_path / "port.npz", **port)
+    common = ["--config", "boolnet-k4", "--input", str(tmp_path / "images.npy"), "--json"]
+    fused = ["--module-map", str(tmp_path / "map.json"), "--state-dict",
+             str(tmp_path / "float.npz")]
+    assert main(["compare", str(tmp_path / "port.npz"), *common, *fused]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert any(r["layer"] == f"{NODE}.units" and r["mismatch"] == 0 for r in report["layers"])
+    j, c = next((j, c) for j, c in np.ndindex(*polarity.shape)
+                if polarity[j, c] == 1 and -n <= threshold[j, c] < n)
+    port["layer1.0.threshold2.threshold"][j, c] += 1
+    np.savez(tmp_path / "port.npz", **port)
+    assert main(["compare", str(tmp_path / "port.npz"), *common, *fused]) == 1
+    first = json.loads(capsys.readouterr().out)["first_disagreements"][0]
+    assert (first["layer"], first["slice"], first["channel"]) == (f"{NODE}.units", j, c)
+    # refused before any work: fused entries without --state-dict, or in certify
+    assert main(["compare", str(tmp_path / "port.npz"), *common, *fused[:2]]) == 2
+    assert "HARNESS-14" in capsys.readouterr().err
+    assert main(["certify", str(tmp_path / "port.npz"), "--config", "boolnet-k4", *fused[:2]]) == 2
+    assert "HARNESS-14" in capsys.readouterr().err
+    # a renamed checkpoint through the paths table
+    np.savez(tmp_path / "renamed.npz", **{f"body.{k}": v for k, v in state.items()})
+    (tmp_path / "paths.toml").write_text('[paths]\n"" = "body"\n')
+    assert main(["compare", str(tmp_path / "renamed.npz"), *common, "--module-map",
+                 str(tmp_path / "paths.toml")]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["mismatch"] == 0
