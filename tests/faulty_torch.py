@@ -73,7 +73,7 @@ def pool_after_sign(net):
 
 
 __all__ = ["zero_padding", "swapped_shuffle", "pool_after_sign", "SlicePool", "Port",
-           "PORT_MAP"]
+           "PORT_MAP", "FusedThreshold", "fused_port", "float32_thresholds"]
 
 
 class Port(nn.Module):
@@ -117,3 +117,87 @@ def hardtanh_ste(net, path: str = "layer1.0.conv1"):
     conv = net.get_submodule(path)
     conv.forward = types.MethodType(_hardtanh_ste_forward, conv)  # survives deepcopy
     return net
+
+
+class FusedThreshold(nn.Module):
+    """An LCE-style fused BatchNorm-sign: the accumulator ``s`` recovered from the conv output,
+    compared with integer or float thresholds ``[S, C]`` (polarity 1: ``s >= t``, 0: ``s <= t``)."""
+
+    def __init__(self, alpha, polarity, threshold):
+        super().__init__()
+        self.register_buffer("alpha", torch.as_tensor(alpha).reshape(1, -1, 1, 1))
+        self.register_buffer("polarity", torch.as_tensor(polarity))
+        self.register_buffer("threshold", torch.as_tensor(threshold))
+
+    def forward(self, v):
+        s = torch.round(v / self.alpha).unsqueeze(1)
+        t = self.threshold.to(torch.float64)[None, :, :, None, None]
+        ge = self.polarity.bool()[None, :, :, None, None]
+        bit = torch.where(ge, s.double() >= t, s.double() <= t)
+        return torch.where(bit, 1.0, -1.0).to(v.dtype)
+
+
+def _fused_block_forward(self, block_input):
+    """BasicBlock.forward with ``thresholdK`` in place of ``ghostsignK(bnK(.))`` where present."""
+    def binary(part, x):
+        conv = getattr(self, f"conv{part}")(x)
+        fused = getattr(self, f"threshold{part}", None)
+        if fused is not None:
+            return fused(conv)
+        return getattr(self, f"ghostsign{part}")(getattr(self, f"bn{part}")(conv))
+
+    channels = block_input.shape[2]
+    x = residual = carry = block_input
+    if self.plan.split:
+        x = residual = block_input[:, :, :channels // 2]
+        carry = block_input[:, :, channels // 2:]
+    if self.downsample is not None:
+        residual = carry = self.downsample(block_input)
+    x = logic_xnor(binary(1, x), residual)
+    if self.plan.last:
+        return self.bn2(self.conv2(x)) + self.bn3(x.mean(1))
+    z = logic_or(binary(2, x), residual)
+    if not self.boolnet:
+        return z
+    batch, slices, width, height, size = z.shape
+    return torch.stack((z, carry), dim=3).reshape(batch, slices, 2 * width, height, size)
+
+
+def fused_port(net, node: str, polarity, threshold):
+    """``net`` with node ``layerL.b.convK``'s BatchNorm and sign replaced by a
+    :class:`FusedThreshold` ``layerL.b.thresholdK`` (the BatchNorm and sign are deleted)."""
+    from boolnet_spec.equivalence.pytorch.harness.capture import torch_weight
+
+    block_path, conv = node.rsplit(".", 1)
+    block, part = net.get_submodule(block_path), conv[-1]
+    _, alpha_t = torch_weight(getattr(block, conv))
+    delattr(block, f"bn{part}")
+    delattr(block, f"ghostsign{part}")
+    setattr(block, f"threshold{part}", FusedThreshold(alpha_t, polarity, threshold))
+    block.forward = types.MethodType(_fused_block_forward, block)
+    return net
+
+
+def float32_thresholds(state: dict, node: str, slices: int):
+    """LCE-style thresholds from float32 BatchNorm arithmetic: ``t = ((-(beta + o) * sqrt(var +
+    eps)) / gamma + mean) / alpha`` in float32, polarity ``gamma > 0`` (the root of FOLD-2)."""
+    import numpy as np
+
+    from boolnet_spec.reference.slices import slice_offsets
+    from boolnet_spec.reference.weights import weight_scale
+
+    f32 = np.float32
+    block, conv = node.rsplit(".", 1)
+    bn = f"{block}.bn{conv[-1]}"
+    gamma, beta, mean, var = (state[f"{bn}.{k}"].astype(f32) for k in
+                              ("weight", "bias", "running_mean", "running_var"))
+    weight = state[f"{node}.weight"]
+    alpha, n = weight_scale(weight), int(np.prod(weight.shape[1:]))
+    offsets = slice_offsets(slices).astype(f32)[:, None]
+    sigma = np.sqrt(var + f32(1e-5))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = ((-(beta[None] + offsets) * sigma[None]) / gamma[None] + mean[None]) / alpha[None]
+    polarity = (gamma > 0).astype(np.uint8)[None].repeat(slices, 0)
+    constant = np.where((beta[None] + offsets) >= 0, f32(n + 1), f32(-n - 1))  # gamma = 0: s <= t
+    t = np.where(gamma[None] == 0, constant, t).astype(f32)
+    return polarity, t

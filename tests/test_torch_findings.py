@@ -61,19 +61,33 @@ def test_a_supplied_tie_fold_is_a_mismatch_naming_channel_slice_and_units():
 
 
 @pytest.mark.req("HARNESS-7")
-def test_a_float32_threshold_compare_one_step_off_is_a_mismatch():
-    # An LCE-style float32 threshold lands one accumulator step from the exact one.
-    arch, _, net, images = setup("basenet-k4")
+def test_a_supplied_float32_threshold_compare_is_a_mismatch_where_float32_parts_from_exact():
+    # LCE-style: the supplied unit is the function of a real float32 threshold derived from
+    # float32 BatchNorm arithmetic, where its rounding moves the root across an accumulator value.
+    from fractions import Fraction
+
+    from test_torch_fused import NODE, float32_root_flip
+
+    from boolnet_spec.equivalence.pytorch.export import torch_model
+    from boolnet_spec.reference.threshold import canonical_unit
+
+    arch, state, _, images = setup("boolnet-k4")
+    j, c = 2, 5
+    s0, polarity, t = float32_root_flip(state, arch, NODE, j, c)
+    net = torch_model(arch, state)
     model = export_model(net, arch)
-    units = model.states["layer1.0.conv2"]["units"]
-    j, c = 0, 5
-    polarity, t = int(units.polarity[j, c]), int(units.threshold[j, c])
-    t_off = t + 2 if t + 2 <= units.n else t - 2
-    replace_unit(model, "layer1.0.conv2", j, c, polarity, t_off)
+    units = model.states[NODE]["units"]
+    exact_unit = (int(units.polarity[j, c]), int(units.threshold[j, c]))
+    float_unit = canonical_unit(int(polarity[j, c]), Fraction(float(t[j, c])), units.n)
+    assert float_unit != exact_unit and s0 in (float_unit[1], exact_unit[1])
+    replace_unit(model, NODE, j, c, *float_unit)
     result = compare(net, arch, images, model=model, progress=False)
-    assert counts(result, "layer1.0.conv2.units")["mismatch"] == 1
+    finding = next(e for e in result.disagreements if e["layer"] == f"{NODE}.units")
+    assert (finding["slice"], finding["channel"]) == (j, c)
+    assert finding["unit"]["t"] == float_unit[1] and finding["exact_unit"]["t"] == exact_unit[1]
+    assert counts(result, f"{NODE}.units")["mismatch"] == 1
     assert counts(result, "layer1.0.ghostsign2")["float_ambiguous"] == 0
-    assert result.summary["mismatch"] >= 1
+    assert not result.summary["passed"]
 
 
 @pytest.mark.req("HARNESS-7")

@@ -301,8 +301,15 @@ def certify(module, arch: Architecture, model: Model | None = None,
     """Certify every binary channel and slice of ``module`` (CERT-1 to CERT-4); ``module_map``
     as in :func:`~boolnet_spec.equivalence.pytorch.harness.compare` (HARNESS-11)."""
     from boolnet_spec.equivalence.pytorch.harness.mapping import mapped
+    from boolnet_spec.equivalence.pytorch.harness.structure import check_structure
+    from boolnet_spec.reference.errors import UsageError, error_if
 
     module = mapped(module, module_map)
+    fused = getattr(module, "fused", {})
+    error_if(bool(fused), UsageError, "module map", "no fused threshold modules in certify "
+             "(it evaluates a BatchNorm and a sign module; compare checks fused thresholds)",
+             lambda: ", ".join(sorted(fused)), "HARNESS-14")
+    check_structure(module, arch)
     import torch
     from tqdm import tqdm
 

@@ -13,6 +13,15 @@
    for a checkpoint without ``--input``). Progress bars go to stderr. ``compare --ternary=error``
    makes a torch 0 in a bit tensor a ``mismatch`` (HARNESS-8); ``--model=FILE`` (both commands)
    supplies the implementation's own folded model file, whose units are checked (HARNESS-7).
+   ``--module-map=FILE`` (both commands; JSON or TOML, HARNESS-11) translates CHECKPOINT's keys
+   from the implementation's module paths to the authors'. Its ``fused`` entries (HARNESS-14)
+   name threshold modules whose ``[S, C]`` tensors CHECKPOINT holds under
+   ``<module>.<threshold>`` and ``<module>.<polarity>``; ``compare`` then needs
+   ``--state-dict=FILE``, the float state dict in the authors' layout: the model compared is
+   built from it, and every held threshold is checked against its exact fold (a ``units`` row
+   per fused layer; no module of the implementation runs on the command line, so its bits are
+   not teacher-forced). ``certify`` refuses fused entries. ``--state-dict`` without fused
+   entries is the reference the comparison is built from (HARNESS-14).
 
 .. req:: CLI-2
 
@@ -30,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from boolnet_spec.reference.commandline import format_table, print_json
-from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
+from boolnet_spec.reference.errors import DomainError, ShapeError, UsageError, error_if
 from boolnet_spec.reference.limits import (
     MAX_EPOCHS,
     MAX_IMAGES,
@@ -43,6 +52,30 @@ __all__ = ["register", "compare_command", "certify_command", "train_command", "B
 
 DATA = Path(__file__).resolve().parent / "data"
 BUNDLED = DATA / "boolnet-digits.safetensors"
+
+
+def _translated(args: argparse.Namespace, state: dict) -> dict:
+    """CHECKPOINT's keys under the authors' paths (``--module-map``, HARNESS-11)."""
+    from boolnet_spec.equivalence.pytorch.harness.mapping import _replace_prefix
+
+    inverse = {v: k for k, v in args.map_paths.items()}
+    return {_replace_prefix(key, inverse): value for key, value in state.items()}
+
+
+def _load_map(args: argparse.Namespace) -> None:
+    """``--module-map`` and ``--state-dict``, read and validated before any work."""
+    from boolnet_spec.equivalence.pytorch.export import load_checkpoint
+    from boolnet_spec.equivalence.pytorch.harness.fused import require_state_dict
+    from boolnet_spec.equivalence.pytorch.harness.mapping import load_map
+
+    args.map_paths, args.fused = load_map(args.module_map) if getattr(
+        args, "module_map", None) else ({}, {})
+    error_if(bool(args.fused) and args.checkpoint is None, UsageError, "--module-map",
+             "fused entries only with a CHECKPOINT that holds their thresholds",
+             "no CHECKPOINT", "HARNESS-14")
+    sd_path = getattr(args, "state_dict", None)
+    require_state_dict(args.fused, sd_path)
+    args.float_state = load_checkpoint(sd_path) if sd_path else None
 
 
 def _load(args: argparse.Namespace, images: np.ndarray | None):
@@ -77,11 +110,13 @@ def _load(args: argparse.Namespace, images: np.ndarray | None):
                      "square images [N, 3, H, W] with H = W (the architecture's image size)",
                      list(images.shape), "CLI-1")
             size = images.shape[2]
-        state = load_checkpoint(args.checkpoint)
+        args.held = load_checkpoint(args.checkpoint)
+        state = args.float_state if args.fused else _translated(args, args.held)
         arch = infer_architecture(args.config, state, size)
         label = f"{args.checkpoint} ({arch.name})"
     if images is not None:
         images = check_image(images)
+    args.arch = arch
     return torch_model(arch, state, args.sign_mode), arch, images, label
 
 
@@ -117,6 +152,7 @@ def compare_command(args: argparse.Namespace) -> int:
     seed = check_seed(args.seed)
     if args.checkpoint is not None and not args.input:
         check_count(args.samples, MAX_IMAGES, "--samples")
+    _load_map(args)
     images = _inputs(args)
     module, arch, images, label = _load(args, images)
     if images is None:
@@ -124,7 +160,9 @@ def compare_command(args: argparse.Namespace) -> int:
         size = arch.image_size
         images = rng.standard_normal((args.samples, 3, size, size)).astype(np.float32)
     result = compare(module, arch, images, limit=args.limit, ternary=args.ternary,
-                     model=_supplied(args))
+                     model=_supplied(args), state_dict=args.float_state)
+    if args.fused:
+        _check_held(args, result)
     report = result.to_json(args.limit)
     summary = report["summary"]
     if args.json:
@@ -143,11 +181,27 @@ def compare_command(args: argparse.Namespace) -> int:
     return 0 if summary["mismatch"] == 0 else 1
 
 
+def _check_held(args: argparse.Namespace, result) -> None:
+    """HARNESS-14 on the command line: CHECKPOINT's held thresholds against the exact fold."""
+    from boolnet_spec.equivalence.pytorch.harness.fused import check_fused_units
+    from boolnet_spec.reference.build import build_model
+
+    model = build_model(args.arch, args.float_state)
+    rows, findings, _ = check_fused_units(
+        lambda spec: lambda name: args.held.get(f"{spec.module}.{name}"), args.fused,
+        args.float_state, model)
+    result.rows += rows
+    result.disagreements[:0] = findings[:args.limit]
+
+
 def certify_command(args: argparse.Namespace) -> int:
     from boolnet_spec.equivalence.pytorch.certify import certify
     from boolnet_spec.equivalence.pytorch.harness import compare
 
     check_count(args.limit, MAX_LISTED, "--limit", minimum=0)
+    _load_map(args)
+    error_if(bool(args.fused), UsageError, "--module-map", "no fused threshold modules in "
+             "certify (compare checks them)", ", ".join(sorted(args.fused)), "HARNESS-14")
     module, arch, images, label = _load(args, None)
     result = certify(module, arch, model=_supplied(args))
     report = result.to_json(args.limit)
@@ -197,6 +251,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="sign(0) of the PyTorch model: official (0) or spec (+1)")
     parser.add_argument("--model", help="the implementation's own folded model file: its "
                         "threshold units are checked against the exact fold (HARNESS-7)")
+    parser.add_argument("--module-map", help="JSON or TOML map from the authors' module paths "
+                        "to CHECKPOINT's (paths), and fused threshold modules (fused) "
+                        "(HARNESS-11, HARNESS-14)")
     parser.add_argument("--limit", type=int, default=20, help="disagreements to list")
     parser.add_argument("--json", action="store_true", help="machine-readable report")
 
@@ -210,6 +267,9 @@ def register(commands) -> None:
                     "float_ambiguous or mismatch. Exit 0 only without mismatches.")
     _common(compare)
     compare.add_argument("--input", help="float32 images [N, 3, H, W] (.npy)")
+    compare.add_argument("--state-dict", help="the float state dict (authors' layout) whose "
+                         "BatchNorm the fused thresholds fold; the reference is built from it "
+                         "(HARNESS-14)")
     compare.add_argument("--samples", type=int, default=2,
                          help="random images for a CHECKPOINT without --input (default 2)")
     compare.add_argument("--seed", type=int, default=0, help="seed of the random images")

@@ -11,7 +11,10 @@ the float model that the equivalence harness checks against the integer referenc
    ``B = hardtanh(W / T)`` (progressive binarization), in eval ``B = sign(hardtanh(W / T))``. The
    gradient of ``B`` is the straight-through gradient of ``clamp(W, -1, 1)``: 1 for ``|W| <= 1``
    (borders included), 0 elsewhere, independent of ``T``. ``T`` is a buffer multiplied by 0.965 at
-   every ``update_temperature()``.
+   every ``update_temperature()`` (in float32, one rounding per step), in every binary module,
+   ``GhostBNSign`` included. The authors' ImageNet schedule (``set_temperature_imagenet`` of their
+   ``main.py``) is ``scheduled_temperature_update(model, i, every)``: before the forward of
+   iteration ``i``, when ``i != 0`` and ``i % every == 0`` (``every = 1000`` in the paper's runs).
 
 .. req:: TORCH-2
 
@@ -61,7 +64,8 @@ from boolnet_spec.reference.architecture import Architecture, block_plans
 from boolnet_spec.reference.slices import slice_offsets
 
 __all__ = ["SIGN_MODES", "binary_sign", "binarize", "BConv", "MultiBConv", "GhostSign",
-           "GhostBNSign", "BasicBlock", "BoolNet", "logic_xnor", "logic_or"]
+           "GhostBNSign", "BasicBlock", "BoolNet", "logic_xnor", "logic_or",
+           "scheduled_temperature_update"]
 
 SIGN_MODES = ("official", "spec")
 
@@ -270,3 +274,12 @@ class BoolNet(nn.Module):
             x = stage(x)
         x = self.prelu2(x)
         return self.fc(self.avgpool(x).flatten(1))
+
+
+def scheduled_temperature_update(model: BoolNet, iteration: int, every: int = 1000) -> bool:
+    """The authors' temperature schedule (TORCH-1): ``update_temperature()`` before the forward
+    of ``iteration`` when ``iteration != 0`` and ``iteration % every == 0``; True if it ran."""
+    due = iteration != 0 and iteration % every == 0
+    if due:
+        model.update_temperature()
+    return due

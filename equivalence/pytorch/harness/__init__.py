@@ -140,6 +140,61 @@ the tensors its forward hooks see, and checks every node of the exported referen
    ``tolerance`` (0, bit for bit, on the CPU, where the computation is deterministic) and the
    first differing parameter, in parameter order, is where a port's surrogate, straight-through
    estimator or temperature departs from ours. NNPACK is off. The modules are not changed.
+
+   Ours against the authors. This package's BoolNet reproduces the authors' training-mode
+   modules (hpi-xnor/BoolNet at commit 2231bd0, the four experiment folders: ``binarize`` with
+   progressive ``hardtanh(W / T)``, its straight-through gradient and the non-detached mean,
+   ``GhostSign`` with ``torch.sign`` zeros, ``MultiBConv``, ``BConv`` with bias, replication
+   padding, the logic shortcuts, split and shuffle, the downsample branch, the stem with local
+   adaptive shifting and the head) bit for bit: loaded with one state dict and run in train mode
+   on the same images, the logits, the cross-entropy loss and the gradient of every parameter
+   are equal with ``tolerance = 0``, at ``T = 1`` and after every step of the authors' schedule
+   (``set_temperature_imagenet``: before iteration ``i``, when ``i != 0`` and ``i % every == 0``,
+   every binary module's ``T`` is multiplied by 0.965 in float32), whose temperature buffers ours
+   reproduce exactly (TORCH-1). No bound is needed: the operation order is the authors'.
+
+.. req:: HARNESS-13
+
+   Structure. Before PyTorch runs, every module the harness reads is checked under the authors'
+   paths (after HARNESS-11's translation): the stem's ``conv1`` (``torch.nn.Conv2d``), its
+   BatchNorms (``maxpool.0``; BoolNet ``ghostbnsign.bn1``, ``ghostbnsign.bn2`` and
+   ``ghostbnsign.adaptive_zero_points.1``, whose ``.0`` is a ``Conv2d``; BaseNet
+   ``ghostbnsign.0``) and its sign module; per block ``conv1`` and ``conv2`` (a binary
+   convolution: a rank-4 ``weight`` and a ``temperature``), ``bn1`` and ``bn2``
+   (``torch.nn.BatchNorm2d`` with affine parameters and running statistics), ``ghostsign1`` and,
+   except in the last block, ``ghostsign2`` (a sign module: not ``Identity``, a BatchNorm, a
+   convolution, ``Linear``, ``MaxPool2d`` or ``Sequential``), ``bn3`` in the last block, the
+   downsample branch where the architecture has one (HARNESS-10, then its convolution,
+   BatchNorm and sign); ``prelu2`` (``PReLU``) and ``fc`` (``Linear``). ``ERROR_IF`` one is
+   missing or of another kind (:class:`~boolnet_spec.reference.errors.FormatError` naming the
+   module path, the implementation's own path under a map, what was expected with the node it
+   serves, and the type found), never a NumPy, attribute or PyTorch error. ``certify`` checks
+   the same.
+
+.. req:: HARNESS-14
+
+   Fused threshold modules. A module map (HARNESS-11) may hold, beside its ``paths``, a table
+   ``fused`` from a block's binary layer (``layerL.b.conv1`` or ``layerL.b.conv2``) to
+   ``{module, threshold, polarity}``: the implementation's path of a module that replaces that
+   layer's BatchNorm and sign, reading the convolution's output and returning the layer's bits
+   ``[N, S, C, H, W]``, and the names (default ``threshold`` and ``polarity``) of its ``[S, C]``
+   attributes: integer or float thresholds ``t`` on the accumulator ``s`` and polarities (1:
+   ``s >= t``, 0: ``s <= t``). It needs the float state dict in the authors' layout
+   (``state_dict=``, ``--state-dict``), from which the reference model is built. Each held
+   threshold is read at its exact value (EXACT-1), the function it computes on ``D_n`` is taken
+   to its canonical unit (THR-2) and compared with the exact fold (FOLD-2, EXACT-2) of the state
+   dict's BatchNorm and weights: a ``<node>.units`` row counts a ``mismatch`` per differing unit,
+   naming the channel, the slice, the held threshold, the unit it computes and the exact one
+   (as HARNESS-7). The module's output is that node's bit tensor, teacher-forced as HARNESS-2;
+   a disagreement there is a ``mismatch`` unless a ternary 0 moved PyTorch's accumulator and the
+   module's own unit gives its bit (``ternary``): a threshold on the accumulator leaves no
+   float32 ambiguity. ``ERROR_IF`` the map's file exceeds 1 MiB or 4096 entries, a path exceeds
+   1000 characters (:class:`~boolnet_spec.reference.errors.BoundError`), a table, node, field or
+   value is not as above (:class:`~boolnet_spec.reference.errors.FormatError`, naming the file,
+   the field and the value), fused modules come without a state dict
+   (:class:`~boolnet_spec.reference.errors.UsageError`), a held attribute is missing, not
+   ``[S, C]``, not finite or a polarity not 0 or 1 (typed, naming the module and attribute);
+   ``certify`` refuses fused modules (UsageError: it evaluates a BatchNorm and a sign module).
 """
 
 from __future__ import annotations
@@ -159,8 +214,10 @@ from boolnet_spec.equivalence.pytorch.harness.capture import (
 )
 from boolnet_spec.equivalence.pytorch.harness.folds import check_supplied_units
 from boolnet_spec.equivalence.pytorch.harness.free import free_running
+from boolnet_spec.equivalence.pytorch.harness.fused import check_fused_units, require_state_dict
 from boolnet_spec.equivalence.pytorch.harness.mapping import mapped
 from boolnet_spec.equivalence.pytorch.harness.report import CLASSES, Comparison, Row
+from boolnet_spec.equivalence.pytorch.harness.structure import check_structure
 from boolnet_spec.equivalence.pytorch.harness.teacher import TeacherForced, within_bound
 from boolnet_spec.equivalence.pytorch.harness.training import compare_training
 from boolnet_spec.reference.architecture import Architecture
@@ -177,32 +234,49 @@ TERNARY_MODES = ("count", "error")
 
 def compare(module, arch: Architecture, images: np.ndarray, model: Model | None = None,
             limit: int = 20, progress: bool = True, ternary: str = "count",
-            module_map=None) -> Comparison:
+            module_map=None, state_dict: dict | None = None) -> Comparison:
     """Teacher-forced and free-running comparison of ``module`` with its export (HARNESS-1 to 8).
 
     ``ternary="error"`` makes every torch 0 in a bit tensor a ``mismatch`` (HARNESS-8);
     ``module_map`` (a dict, or a JSON or TOML file) maps the authors' module paths to the
-    implementation's (HARNESS-11).
+    implementation's (HARNESS-11) and names fused threshold modules, whose thresholds are
+    checked against the exact fold of ``state_dict`` (HARNESS-14); the reference model is then
+    built from ``state_dict``. The structure is checked before PyTorch runs (HARNESS-13).
     """
     module = mapped(module, module_map)
     import torch
     from tqdm import tqdm
 
     from boolnet_spec.equivalence.pytorch.export import export_model
+    from boolnet_spec.reference.build import build_model
 
-    supplied = model is not None
-    if model is None:
-        model = export_model(module, arch)
-    images = np.ascontiguousarray(images, dtype=np.float32)
-    logits, seen_in, seen_out = capture(module, model, images)
     error_if(ternary not in TERNARY_MODES, DomainError, "ternary",
              f"one of {', '.join(TERNARY_MODES)}", repr(ternary), "HARNESS-8")
+    fused = getattr(module, "fused", {})
+    require_state_dict(fused, state_dict)
+    check_structure(module, arch, fused)
+    if state_dict is not None:
+        state_dict = {k: v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+                      for k, v in state_dict.items()}
+    supplied = model is not None or state_dict is not None
+    if model is None:
+        model = export_model(module, arch) if state_dict is None else \
+            build_model(arch, state_dict)
+    fused_rows, fused_findings, realised = check_fused_units(
+        lambda spec: lambda name: getattr(module.get_submodule(spec.module), name, None),
+        fused, state_dict, model) if fused else ([], [], {})
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    logits, seen_in, seen_out = capture(module, model, images)
     sign_modes = sorted({getattr(m, "sign_mode", "official") for m in module.modules()
                          if hasattr(m, "temperature")})
     strict = ternary == "error" or "spec" in sign_modes
     tf = TeacherForced(module, model, images, seen_in, seen_out, logits, limit, strict)
     tf.supplied = supplied
-    if supplied:
+    tf.state_dict, tf.fused_units = state_dict, realised
+    tf.rows += fused_rows
+    for entry in fused_findings:
+        tf.record(entry)
+    if supplied and not fused:
         rows, findings = check_supplied_units(module, model)
         tf.rows += rows
         for entry in findings:

@@ -90,17 +90,24 @@ def downsample_paths(module, block: str) -> tuple[str, str]:
 def hooked_paths(module, model: Model) -> tuple[list[str], list[str]]:
     """Module paths whose input, and whose output, HARNESS-1 records."""
     names = dict(module.named_modules())
+    fused = getattr(module, "fused", {})
     inputs = ["ghostbnsign.GhostSign" if "ghostbnsign.GhostSign" in names else "ghostbnsign.1"]
     outputs = ["ghostbnsign"]
     for block in block_names(model):
         inputs += [block, f"{block}.conv1", f"{block}.conv2"]
+        # a fused node's module replaces its BatchNorm and sign (HARNESS-14)
+        replaced = {p for node, spec in fused.items() if node.startswith(f"{block}.")
+                    for p in (spec.bn_path(), spec.sign_path())}
         outputs += [block] + [f"{block}.{m}" for m in ("conv1", "conv2", "bn1", "bn2",
-                                                      "ghostsign1", "ghostsign2")]
+                                                      "ghostsign1", "ghostsign2")
+                              if (m != "ghostsign2" or f"{block}.{m}" in names)
+                              and f"{block}.{m}" not in replaced]
         if f"{block}.downsample" in names:
             node = next((n for n in model.nodes if n.name == f"{block}.downsample"), None)
             downsample_layout(module, block, None if node is None else node.attrs.get("pool", 0))
             bn, sign = downsample_paths(module, block)
             outputs += [f"{block}.downsample", f"{block}.downsample.0", bn, sign]
+    outputs += [spec.module for spec in fused.values()]
     for path in {*inputs, *outputs}:
         error_if(path not in names, FormatError, f"module {path}",
                  "a submodule with the authors' module path", "missing", "HARNESS-1")
@@ -116,12 +123,16 @@ def capture(module, model: Model, images: np.ndarray) -> tuple[np.ndarray, dict,
     seen_in, seen_out = {}, {}
     handles = []
 
+    aliases = {spec.module: spec.sign_path() for spec in getattr(module, "fused", {}).values()}
+
     def hook(path: str):
         def record(_, args, output):
             if path in want_in:
                 seen_in[path] = args[0].detach().cpu().numpy()
             if path in want_out:
                 seen_out[path] = output.detach().cpu().numpy()
+            if path in aliases:  # a fused module's bits are its node's bits (HARNESS-14)
+                seen_out[aliases[path]] = seen_out[path]
         return record
 
     for path in {*want_in, *want_out}:

@@ -25,7 +25,7 @@ from boolnet_spec.equivalence.pytorch.harness.capture import (
 )
 from boolnet_spec.equivalence.pytorch.harness.report import CLASSES, Row
 from boolnet_spec.equivalence.pytorch.harness.running import classifier_running, stem_running
-from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.batchnorm import DEFAULT_EPS, BatchNorm
 from boolnet_spec.reference.encoding import BIT_DTYPE
 from boolnet_spec.reference.errors import InternalError
 from boolnet_spec.reference.exact import exact, ge_times_sqrt
@@ -74,6 +74,9 @@ class TeacherForced:
         self.derived: dict[str, np.ndarray] = {}
         self.head_bound: np.ndarray | None = None
         self.functional = functional_tensors(model)
+        self.fused = getattr(module, "fused", {})
+        self.fused_units: dict = {}    # node -> the units its fused module computes (HARNESS-14)
+        self.state_dict: dict | None = None
 
     # -- torch tensors by reference name ---------------------------------------------------
     def torch_value(self, name: str) -> np.ndarray:
@@ -289,10 +292,14 @@ class TeacherForced:
             s_bits = real_maxpool(s_bits.astype(np.float64), pool, pool, 0).astype(np.int64)
             s_bits_torch = real_maxpool(s_torch.astype(np.float64), pool, pool, 0) \
                 .astype(np.int64)
-        bn_module = self.modules[bn_path]
-        bn = BNParams.of(bn_module)
-        reference_bn = BatchNorm(bn.gamma, bn.beta, bn.mean, bn.var, eps=float(bn_module.eps),
-                                 name=bn_path)
+        fused = self.fused_units.get(node.name)
+        if fused is None:
+            bn_module = self.modules[bn_path]
+            bn, eps = BNParams.of(bn_module), float(bn_module.eps)
+        else:  # HARNESS-14: the BatchNorm the fused thresholds fold, from the state dict
+            bn, eps = BNParams(*(self.state_dict[f"{bn_path}.{f}"] for f in (
+                "weight", "bias", "running_mean", "running_var")), DEFAULT_EPS), DEFAULT_EPS
+        reference_bn = BatchNorm(bn.gamma, bn.beta, bn.mean, bn.var, eps=eps, name=bn_path)
         units = self.model.states[node.name]["units"]
         slice_offsets_ = slice_offsets(units.slices)
         shift = 0.0 if bias is None else bias.astype(np.float64)[None, :, None, None]
@@ -303,7 +310,7 @@ class TeacherForced:
         row = Row(node.outputs[1], node.name, "bits")
         row.smallest_margin = float(margins.min()) if margins.size else None
         conv_out = self.seen_out[conv_path]
-        bn_out = self.seen_out[bn_path]
+        bn_out = None if fused is not None else self.seen_out[bn_path]
         if pool:
             conv_out = real_maxpool(conv_out.astype(np.float64), pool, pool, 0)
         folds: dict[int, ChannelFold] = {}
@@ -334,7 +341,11 @@ class TeacherForced:
             decided = []  # per key: "ternary" (if a 0 entered), "float_ambiguous" or "mismatch"
             for (c, j, sr, st, tb, rb), br, bt in zip(keys.tolist(), kb_r, kb_t, strict=True):
                 fold, offset = fold_of(c), exact(slice_offsets_[j])
-                if st != sr:
+                if fused is not None:  # exact on the accumulator: only a ternary 0 explains
+                    own = (fused.polarity[j, c] == GE and st >= fused.threshold[j, c]) or \
+                        (fused.polarity[j, c] != GE and st <= fused.threshold[j, c])
+                    decided.append("ternary" if st != sr and own == bool(tb) else "mismatch")
+                elif st != sr:
                     consistent = fold.bit(st, offset) == bool(tb) or within_bound(
                         fold, st, offset, Fraction(float(bt)))
                     decided.append("ternary" if consistent else "mismatch")
@@ -358,9 +369,9 @@ class TeacherForced:
                     "reference_bit": int(reference[bn_i, j, c, h, w]),
                     "torch_value": float(torch_values[bn_i, j, c, h, w]),
                     "torch_conv": float(conv_out[bn_i, c, h, w]),
-                    "torch_bn": float(bn_out[bn_i, c, h, w]),
-                    "torch_preactivation": float(np.float32(bn_out[bn_i, c, h, w])
-                                                 + slice_offsets_[j]),
+                    "torch_bn": None if bn_out is None else float(bn_out[bn_i, c, h, w]),
+                    "torch_preactivation": None if bn_out is None else float(
+                        np.float32(bn_out[bn_i, c, h, w]) + slice_offsets_[j]),
                     "exact_preactivation": float(pre[bn_i, c, h, w] + slice_offsets_[j]),
                     "bound": float(bounds_r[k]),
                     "margin": float(margins[bn_i, j, c, h, w])})
@@ -382,7 +393,7 @@ class TeacherForced:
             self.classify_bits(row, torch_values, reference, explain)
             self.rows.append(row)
             return
-        presign = bn_out.astype(np.float64)[:, None] \
+        presign = None if bn_out is None else bn_out.astype(np.float64)[:, None] \
             + slice_offsets_.astype(np.float64)[None, :, None, None, None]
         self.classify_bits(row, torch_values, reference, explain, presign)
         self.rows.append(row)

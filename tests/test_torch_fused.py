@@ -1,0 +1,182 @@
+"""HARNESS-14: fused BatchNorm-sign threshold modules, checked against the exact fold of the
+float state dict given with them (``faulty_torch.fused_port``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from faulty_torch import float32_thresholds, fused_port
+from test_torch_harness import counts, setup
+
+from boolnet_spec.equivalence.pytorch.export import export_model
+from boolnet_spec.equivalence.pytorch.harness import compare
+from boolnet_spec.reference.batchnorm import BatchNorm
+from boolnet_spec.reference.errors import FormatError, ShapeError, UsageError
+from boolnet_spec.reference.exact import exact
+from boolnet_spec.reference.fold import ChannelFold
+from boolnet_spec.reference.slices import slice_offsets
+from boolnet_spec.reference.weights import weight_scale
+
+NODE = "layer1.0.conv2"
+MAP = {"fused": {NODE: {"module": "layer1.0.threshold2"}}}
+
+
+def exact_units(net, arch, node=NODE):
+    units = export_model(net, arch).states[node]["units"]
+    return units.polarity.copy(), units.threshold.copy(), units.n
+
+
+@pytest.mark.req("HARNESS-14")
+def test_a_clean_fused_port_compares_with_zero_mismatches():
+    arch, state, net, images = setup("boolnet-k4")
+    polarity, threshold, _ = exact_units(net, arch)
+    port = fused_port(net, NODE, polarity, threshold.astype(np.int32))
+    assert "layer1.0.bn2.weight" not in port.state_dict()
+    result = compare(port, arch, images, progress=False, module_map=MAP, state_dict=state)
+    assert result.summary["mismatch"] == 0, result.disagreements[:3]
+    row = counts(result, f"{NODE}.units")
+    assert row["equal"] == row["elements"] == polarity.size
+    assert counts(result, "layer1.0.ghostsign2")["elements"] > 0     # its bits were compared
+    with pytest.raises(UsageError, match=r"state_dict.*HARNESS-14\]$"):
+        compare(port, arch, images, progress=False, module_map=MAP)
+
+
+@pytest.mark.req("HARNESS-14")
+def test_a_fused_threshold_off_by_one_is_a_mismatch_naming_the_unit():
+    arch, state, net, images = setup("boolnet-k4")
+    polarity, threshold, n = exact_units(net, arch)
+    # a GE unit t inside D_n: s >= t + 1 drops s = t, another function
+    j, c = next((j, c) for j, c in np.ndindex(*polarity.shape)
+                if polarity[j, c] == 1 and -n <= threshold[j, c] < n)
+    held = threshold.astype(np.int32)
+    held[j, c] += 1
+    port = fused_port(net, NODE, polarity, held)
+    result = compare(port, arch, images, progress=False, module_map=MAP, state_dict=state)
+    assert counts(result, f"{NODE}.units")["mismatch"] == 1
+    finding = next(e for e in result.disagreements if e["layer"] == f"{NODE}.units")
+    t = int(threshold[j, c])
+    assert (finding["channel"], finding["slice"]) == (c, j)
+    assert finding["held"] == {"cmp": ">=", "t": t + 1}
+    assert finding["unit"] == {"cmp": ">=", "t": t + 2}              # the function it computes
+    assert finding["exact_unit"] == {"cmp": ">=", "t": t}
+    assert not result.summary["passed"]
+    bad = {r.layer for r in result.rows if r.counts["mismatch"]}
+    assert bad <= {f"{NODE}.units", "layer1.0.ghostsign2"} | {
+        r.layer for r in result.rows if not r.layer.startswith("layer1.0")}
+
+
+def float32_root_flip(state, arch, node: str, j: int, c: int):
+    """BatchNorm parameters of channel ``c`` where the float32 threshold of slice ``j`` computes
+    another function than the exact fold: beta = -o_j, so the root is (mean - 0) / alpha, and
+    mean is stepped through float32 neighbours of alpha * s0 until float32 and exact disagree."""
+    block, conv = node.rsplit(".", 1)
+    bn = f"{block}.bn{conv[-1]}"
+    weight = state[f"{node}.weight"]
+    alpha, n = weight_scale(weight), int(np.prod(weight.shape[1:]))
+    offset = slice_offsets(arch.slices)[j]
+    state[f"{bn}.weight"][c], state[f"{bn}.bias"][c] = np.float32(1.0), -offset
+    for s0 in range(-n + 2, n, 2):
+        mean = np.float32(alpha[c] * np.float32(s0))
+        for _ in range(64):
+            state[f"{bn}.running_mean"][c] = mean
+            polarity, t = float32_thresholds(state, node, arch.slices)
+            fold = ChannelFold(BatchNorm(*(state[f"{bn}.{k}"] for k in (
+                "weight", "bias", "running_mean", "running_var"))), c, alpha[c], np.float32(0))
+            exact_bit = fold.bit(s0, exact(offset))
+            if exact_bit != bool(s0 >= t[j, c]):
+                return s0, polarity, t
+            mean = np.nextafter(mean, np.float32(np.inf))
+    raise AssertionError("no float32 flip found")
+
+
+@pytest.mark.req("HARNESS-14", "HARNESS-7")
+def test_a_float32_threshold_compare_is_found_where_it_differs_from_the_exact_unit():
+    arch, state, _, images = setup("boolnet-k4")
+    j, c = 2, 5
+    s0, polarity, t = float32_root_flip(state, arch, NODE, j, c)
+    from boolnet_spec.equivalence.pytorch.export import torch_model
+
+    net = torch_model(arch, state)
+    _, exact_t, _ = exact_units(net, arch)
+    # the float32 threshold is a real one: every other unit computes the exact function
+    port = fused_port(net, NODE, polarity, t)
+    result = compare(port, arch, images, progress=False, module_map=MAP, state_dict=state)
+    findings = [e for e in result.disagreements if e["layer"] == f"{NODE}.units"]
+    assert [(e["slice"], e["channel"]) for e in findings] == [(j, c)]
+    finding = findings[0]
+    assert finding["held"] == {"cmp": ">=", "t": float(t[j, c])}
+    assert finding["exact_unit"] == {"cmp": ">=", "t": int(exact_t[j, c])}
+    assert finding["unit"] != finding["exact_unit"]
+    assert s0 in (finding["unit"]["t"], finding["exact_unit"]["t"])  # they part at s0
+    assert counts(result, f"{NODE}.units")["mismatch"] == 1
+
+
+@pytest.mark.req("HARNESS-14", "HARNESS-11")
+def test_the_map_file_is_bounded_and_validated(tmp_path):
+    arch, state, net, images = setup("basenet-k1")
+    cases = {
+        "fields.json": ({"fused": {NODE: {"module": "x", "scale": "s"}}}, r"fused\.layer1\.0"
+                        r"\.conv2: expected only the fields"),
+        "node.json": ({"fused": {"layer1.0.bn2": {"module": "x"}}}, r"conv1 or layerL\.b\.conv2"),
+        "module.json": ({"fused": {NODE: {}}}, r"fused\.layer1\.0\.conv2\.module: .*missing"),
+        "type.json": ({"fused": {NODE: {"module": 3}}}, r"module: expected a string"),
+        "top.json": ({"paths": {}, "extra": {}}, r"only the tables paths and fused.*'extra'"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_text(json.dumps(data))
+        with pytest.raises(FormatError, match=rf"{name}.*{message}"):
+            compare(net, arch, images, progress=False, module_map=tmp_path / name,
+                    state_dict=state)
+    big = tmp_path / "big.json"
+    big.write_text(" " * ((1 << 20) + 1))
+    from boolnet_spec.reference.errors import BoundError
+
+    with pytest.raises(BoundError, match=r"big\.json: expected at most 1048576 bytes"):
+        compare(net, arch, images, progress=False, module_map=big)
+    polarity, threshold, _ = exact_units(net, arch)
+    port = fused_port(net, NODE, polarity, threshold[:, :-1].astype(np.int32))
+    with pytest.raises(ShapeError, match=r"threshold2.*threshold: expected shape \[S, C\]"):
+        compare(port, arch, images, progress=False, module_map=MAP, state_dict=state)
+
+
+@pytest.mark.req("HARNESS-14", "HARNESS-11", "CLI-1", "CLI-2")
+def test_compare_and_certify_take_a_module_map_and_a_state_dict(tmp_path, capsys):
+    from boolnet_spec.cli import main
+
+    arch, state, net, images = setup("boolnet-k4")
+    polarity, threshold, n = exact_units(net, arch)
+    np.save(tmp_path / "images.npy", images)
+    np.savez(tmp_path / "float.npz", **state)
+    (tmp_path / "map.json").write_text(json.dumps(MAP))
+    port = {k: v.numpy() for k, v in fused_port(net, NODE, polarity,
+                                               threshold.astype(np.int32)).state_dict().items()}
+    np.savez(tmp_path / "port.npz", **port)
+    common = ["--config", "boolnet-k4", "--input", str(tmp_path / "images.npy"), "--json"]
+    fused = ["--module-map", str(tmp_path / "map.json"), "--state-dict",
+             str(tmp_path / "float.npz")]
+    assert main(["compare", str(tmp_path / "port.npz"), *common, *fused]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert any(r["layer"] == f"{NODE}.units" and r["mismatch"] == 0 for r in report["layers"])
+    j, c = next((j, c) for j, c in np.ndindex(*polarity.shape)
+                if polarity[j, c] == 1 and -n <= threshold[j, c] < n)
+    port["layer1.0.threshold2.threshold"][j, c] += 1
+    np.savez(tmp_path / "port.npz", **port)
+    assert main(["compare", str(tmp_path / "port.npz"), *common, *fused]) == 1
+    first = json.loads(capsys.readouterr().out)["first_disagreements"][0]
+    assert (first["layer"], first["slice"], first["channel"]) == (f"{NODE}.units", j, c)
+    # refused before any work: fused entries without --state-dict, or in certify
+    assert main(["compare", str(tmp_path / "port.npz"), *common, *fused[:2]]) == 2
+    assert "HARNESS-14" in capsys.readouterr().err
+    assert main(["certify", str(tmp_path / "port.npz"), "--config", "boolnet-k4", *fused[:2]]) == 2
+    assert "HARNESS-14" in capsys.readouterr().err
+    # a renamed checkpoint through the paths table
+    np.savez(tmp_path / "renamed.npz", **{f"body.{k}": v for k, v in state.items()})
+    (tmp_path / "paths.toml").write_text('[paths]\n"" = "body"\n')
+    assert main(["compare", str(tmp_path / "renamed.npz"), *common, "--module-map",
+                 str(tmp_path / "paths.toml")]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["mismatch"] == 0
