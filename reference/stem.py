@@ -89,16 +89,21 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
         # Depthwise: one multiply-add per tap, in tap order. Tap (ky, kx) of output (y, x) is the
         # padded plane's flat element (y + ky)*Wp + x + kx: outputs are computed on rows of the
         # padded width Wp (columns from out_w on are discarded), each tap a shifted flat run.
+        # Channels a block at a time, so that a block's planes stay in the core's cache.
         pad_w = padded.shape[3]
         flat = np.zeros((batch, cout, padded.shape[2] * pad_w + kw - 1))
         flat[:, :, :-(kw - 1) or None] = padded.reshape(batch, cout, -1)
         length = out_h * pad_w
         out = np.zeros((batch, cout, length))
-        product = np.empty_like(out)
-        for ky in range(kh):
-            for kx in range(kw):
-                tap = flat[:, :, ky * pad_w + kx:ky * pad_w + kx + length]
-                out += np.multiply(tap, w[None, :, 0, ky, kx, None], out=product)
+        step = max(1, _BLOCK_BYTES // (8 * batch * length))
+        product = np.empty((batch, min(step, cout), length))
+        for low in range(0, cout, step):
+            high = min(cout, low + step)
+            block, scratch = out[:, low:high], product[:, :high - low]
+            for ky in range(kh):
+                for kx in range(kw):
+                    tap = flat[:, low:high, ky * pad_w + kx:ky * pad_w + kx + length]
+                    block += np.multiply(tap, w[None, low:high, 0, ky, kx, None], out=scratch)
         return out.reshape(batch, cout, out_h, pad_w)[..., :out_w]
     if groups == cin == cout:
         out = np.zeros((batch, cout, out_h, out_w))
@@ -127,6 +132,10 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
     return out
 
 
+#: The bytes of the planes one step of the depthwise conv or the stem's pooling works on.
+_BLOCK_BYTES = 1 << 18
+
+
 def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) -> np.ndarray:
     """``real_maxpool(BN0(conv1(image)), 3, 2, 1)`` in binary64 (STEM-3), evaluated image by
     image with the pooling before BatchNorm (see the evaluation note of this chapter)."""
@@ -142,7 +151,9 @@ def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) ->
     def work(worker: int, images: list[int]) -> None:
         for first in images:
             conv = real_conv2d(image[first:first + 1], flipped, stride=2, padding=3)
-            pooled = real_maxpool(conv, 3, 2, 1)
+            step = max(1, _BLOCK_BYTES // (8 * conv[0, 0].size))  # channels pooled per step
+            pooled = np.concatenate([real_maxpool(conv[:, low:low + step], 3, 2, 1)
+                                     for low in range(0, conv.shape[1], step)], axis=1)
             pooled *= flip.astype(np.float64)[None, :, None, None]
             features[first] = bn0(pooled)[0]
 
