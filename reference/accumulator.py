@@ -4,6 +4,9 @@
 
    The accumulator of a binary dot product of length ``n`` over activations ``a`` and weights
    ``w`` (both +-1) is ``s = sum(a[i] * w[i]) = 2 * popcount(XNOR(a_bits, w_bits)) - n``.
+   Equivalently ``s = n - 2 * popcount(XOR(a_bits, w_bits))``: counted as mismatches, a bit
+   position that is 0 in both operands adds nothing, so packed words may carry zero bits beyond the
+   ``n`` operands (PACK-3, MVU-2); counted as matches, every such bit would add 1.
 
 .. req:: ACC-2
 

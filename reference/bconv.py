@@ -33,7 +33,8 @@
    binary convolution with ``groups = g`` through ``select_slices``: ``g = S`` reads every slice,
    slice ``j`` feeding group ``j``; ``g = 1`` reads slice ``S // 2`` only (for ``S = 4`` that is the
    +1/3 slice, not a symmetric middle); ``1 < g < S`` reads slices ``(S - g)//2`` up to but
-   excluding ``(S + g)//2``. The selected slices are flattened slice-major (CHAN-1): channel
+   excluding ``(S + g)//2`` (a rule that does not extend to ``g = 1``: it would give
+   ``(S - 1)//2``). The selected slices are flattened slice-major (CHAN-1): channel
    ``j*C + c``. ``ERROR_IF g < 1 or g > S`` (:class:`~boolnet_spec.reference.errors.DomainError`).
 
 Evaluation. :func:`binary_conv2d` forms CONV-1's sums with float32 matrix products; the result is

@@ -16,6 +16,10 @@ them are exact :class:`fractions.Fraction` values. Square roots are never taken:
 
    ``L >= K * sqrt(v)`` for rationals ``L``, ``K`` and ``v > 0`` is decided without rounding: by
    the signs of ``L`` and ``K`` where they differ, else by comparing ``L**2`` with ``K**2 * v``.
+   The operands are dyadic rationals of unbounded width: with ``eps`` a binary64 number (BN-1),
+   ``var + eps`` alone may need about 2,100 bits (binary64 exponents run from ``2**-1074`` to
+   ``2**1023``) and ``K**2 * v`` about 3,000, so an implementation with fixed-width integers sizes
+   them for these products or refuses an input it cannot hold (an ERROR, never a rounded decision).
 """
 
 from __future__ import annotations

@@ -6,11 +6,11 @@ float32 parameters; sums (average pool, linear layer) are in an implementation-d
 .. req:: HEAD-1
 
    Real path of the last block: with ``s2[N, C, H, W]`` the accumulators of its second conv, whose
-   weight scale is ``alpha2[C]`` (WB-2), and ``x[N, S, C, H, W]`` the bits that conv reads (the
-   XNOR output), ``z = BN2(alpha2 * s2) + BN3(mean_j a(x[:, j]))`` (BN-3), with ``a`` the +-1
-   value (ENC-1) and the mean over the ``S`` slices. ``alpha2 * s2`` and the sum over slices are
-   exact in binary64; the mean is that sum divided by ``S``, correctly rounded (exact for ``S`` a
-   power of two).
+   weight scale is ``alpha2[C]`` (WB-2), and ``x[N, S, C, H, W]`` the input bits of the head node
+   (the XNOR output: all ``S`` slices, also where CONV-4 has the conv read fewer),
+   ``z = BN2(alpha2 * s2) + BN3(mean_j a(x[:, j]))`` (BN-3), with ``a`` the +-1 value (ENC-1) and
+   the mean over the ``S`` slices. ``alpha2 * s2`` and the sum over slices are exact in binary64;
+   the mean is that sum divided by ``S``, correctly rounded (exact for ``S`` a power of two).
 
 .. req:: HEAD-2
 

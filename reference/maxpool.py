@@ -4,7 +4,9 @@
 
    Binary max pooling with a ``k x k`` window and stride ``t``, no padding, floor mode:
    ``Ho = floor((H - k) / t) + 1``. The maximum of +-1 values is +1 when any of them is, so on bits
-   it is the OR over the window. ``ERROR_IF H < k or W < k`` or ``k``, ``t`` are below 1
+   it is the OR over the window. The window runs over the last two axes (``H``, ``W``); every
+   leading axis (``[N, S, C]`` in a network) is pooled independently. ``ERROR_IF H < k or W < k``
+   or ``k``, ``t`` are below 1
    (:class:`~boolnet_spec.reference.errors.ShapeError`,
    :class:`~boolnet_spec.reference.errors.DomainError`).
 

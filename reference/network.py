@@ -14,6 +14,10 @@ the authors' model.
 
    ``stem`` (``image`` to ``bits``): STEM-3 then STEM-4 (``variant = basenet``) or STEM-5
    (``variant = boolnet``), with the stored slice offsets (SLICE-1) and BatchNorm ``eps`` values.
+   The stem's geometry is fixed, not stored: the node's ``attrs`` hold only ``variant`` and the
+   ``eps`` values, and ``conv1`` is 7x7 (the kernel size also follows from its weight's shape) with
+   stride 2 and padding 3, the depthwise convolution 3x3 with stride 1, padding 1 and
+   ``groups = C`` (STEM-2), the pooling ``MaxPool2d(3, 2, 1)`` (STEM-3).
 
 .. req:: NET-3
 
@@ -34,6 +38,9 @@ the authors' model.
    (read per CONV-4), HEAD-1 on its accumulators and its input bits, then HEAD-2 and HEAD-3. The
    convolution keeps the input's channels and size (``ERROR_IF`` not,
    :class:`~boolnet_spec.reference.errors.ShapeError`).
+   The ``real`` output (the tensor ``p`` of BUILD-1) is ``z`` of HEAD-1, before the PReLU of
+   HEAD-2; HEAD-1's ``x`` is the node's whole input, all ``S`` slices, whichever slices the
+   convolution reads.
 
 .. req:: NET-6
 
@@ -43,6 +50,12 @@ the authors' model.
    arrays hold bits, threshold units are canonical for their ``n`` (THR-4), ``n`` is within ACC-3,
    real parameters are finite float32 (BN-2), every stored array is used by exactly one node and
    ``logits`` is produced, with the architecture's number of classes.
+   A node's ``n`` is not stored: a ``bconv`` node's units and ACC-3 bound use
+   ``n = (Cin/groups) * kh * kw`` of its weight's shape (BUILD-2), ``Cin`` the channels the
+   convolution reads. "Before any work" means before any result: an implementation that streams the
+   graph checks the structure and the use of the arrays before the first node runs, and may check a
+   node's shapes, dtypes and units when that node runs; an error then ends the run with no result,
+   and outputs already written are void (ERR-3: exit 2).
 
 .. req:: NET-7
 

@@ -16,6 +16,8 @@ together with BatchNorm, into the threshold units (FOLD); only the bits remain i
    mean of ``|W[o, i, y, x]|`` over its ``Cin * kh * kw`` entries. The authors' code evaluates the
    mean in float32 as nested means over the kernel axes, whose result may differ from this value by
    float32 rounding; the specification takes the correctly rounded value.
+   "Nearest" is on float32's whole grid, subnormals included: a mean below ``2**-126`` rounds to a
+   subnormal scale, and only a mean that rounds to 0 is the error of WB-3.
 
 .. req:: WB-3
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rst_blocks import code_blocks
 
 from boolnet_spec.cli import main
 from boolnet_spec.equivalence.conformance.adapters import CommandAdapter, PythonAdapter
@@ -351,6 +352,8 @@ def test_the_pytest_plugin_collects_one_test_per_case_and_writes_the_reports(tmp
     schema = Path(__file__).resolve().parent.parent / "equivalence" / "conformance" / "schemas"
     jsonschema.validate(data, json.loads((schema / "report.schema.json").read_text()))
     assert "logic/or-truth-table" in junit.read_text()
+    # the JUnit XML stays plain xunit2: no warning, no result rows as testcase properties
+    assert "boolnet_result" not in junit.read_text() and "PytestWarning" not in done.stdout
     strict = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--pyargs",
          "boolnet_spec.conformance", f"--boolnet-impl={IMPL}:reference",
@@ -407,19 +410,6 @@ def test_fold_batch_folds_every_row_like_the_single_command(tmp_path, capsys):
     assert main(["fold", "--batch", str(rows), "-o", str(tmp_path / "x.csv")]) == 2
     assert "row 1 column n" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
     assert main(["fold", "--batch", str(rows), "--gamma=1", "-o", str(out)]) == 2
-
-
-def code_blocks(text: str, language: str) -> list[str]:
-    """The bodies of the ``.. code-block:: language`` directives of an rst page."""
-    blocks = []
-    for part in text.split(f".. code-block:: {language}\n")[1:]:
-        lines = []
-        for line in part.splitlines()[1:]:
-            if line.strip() and not line.startswith("   "):
-                break
-            lines.append(line)
-        blocks.append(textwrap.dedent("\n".join(lines)))
-    return blocks
 
 
 def test_the_adoption_guide_snippets_run(tmp_path):

@@ -57,11 +57,9 @@ def digest(project: Path) -> dict[str, str]:
 @pytest.mark.skipif(not os.environ.get("CI") and not os.environ.get("BOOLNET_DOWNSTREAM"),
                     reason="builds a wheel and a venv (~40 s): runs under CI=true or "
                            "BOOLNET_DOWNSTREAM=1")
-def test_a_downstream_project_with_its_own_spec_package_installs_the_wheel(tmp_path):
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
-                    str(ROOT)], check=True, timeout=300)
-    wheel = next(wheels.glob("boolnet_spec-*.whl"))
+def test_a_downstream_project_with_its_own_spec_package_installs_the_wheel(tmp_path,
+                                                                           boolnet_wheel):
+    wheel = boolnet_wheel
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"

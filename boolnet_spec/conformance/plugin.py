@@ -44,7 +44,8 @@ def _wanted(config) -> bool:
 
 
 def pytest_configure(config):
-    config._boolnet_results = []
+    global _IS_WORKER
+    _IS_WORKER = hasattr(config, "workerinput")
     if not _wanted(config):
         return
     suite = _suite(config)
@@ -100,15 +101,18 @@ def boolnet_adapter(pytestconfig):
         raise pytest.UsageError(f"boolnet-spec conformance: {error}") from None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logreport(report):
-    if report.when != "call" and not (report.when == "setup" and report.skipped):
-        return
-    for name, value in report.user_properties:
-        if name == "boolnet_result":
-            _RESULTS.append(value)
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        _RESULTS.extend(value for name, value in report.user_properties
+                        if name == "boolnet_result")
+    if not _IS_WORKER:
+        # the row goes to the JSON report, not into the JUnit XML as a property (not xunit2)
+        report.user_properties[:] = [p for p in report.user_properties if p[0] != "boolnet_result"]
 
 
 _RESULTS: list[dict] = []
+_IS_WORKER = False
 
 
 def pytest_sessionfinish(session, exitstatus):

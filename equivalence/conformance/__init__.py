@@ -16,6 +16,11 @@ integer.
    (``state_dict/KEY.npy``). ``ERROR_IF`` a manifest or descriptor is malformed, a listed file is
    missing or its hash differs (:class:`~boolnet_spec.reference.errors.FormatError` naming the file
    and the field).
+   In ``desc.json``, ``attrs`` and ``args`` use the names of the reference function's parameters
+   (``pad_bits`` has ``mode``, the convolutions ``pad_mode``); ``objects`` holds composite
+   arguments whose ``arrays`` map each role to the name of an entry of ``inputs``, not to a file,
+   and whose numbers (threshold units' ``n``, BatchNorm ``eps``) are JSON numbers, ``eps`` read as
+   binary64 (BN-1). A network case's one input, ``images``, is the graph's input ``image`` (NET-1).
 
 .. req:: KIT-2
 
@@ -26,6 +31,11 @@ integer.
    ``exact``; no tolerance ever applies to them. A failure names the case, the op, its labels,
    the first differing element (coordinates, expected, actual) and the number of differing
    elements.
+   Bits that follow a float evaluation in an implementation-defined order (the stem's bits, STEM-2)
+   are compared exactly too, which is fair because the generator keeps only images whose stem
+   pre-activations lie farther than their float bound from every slice offset: it leaves out the
+   others and refuses (``ERROR_IF``, :class:`~boolnet_spec.reference.errors.DomainError`) when no
+   image is left.
 
 .. req:: KIT-3
 
@@ -35,6 +45,8 @@ integer.
    not provide the case's function. ``not_run`` is never counted as passed. Network cases require
    only ``logits``; every other traced tensor the implementation writes is compared, and one it
    does not write is reported as not run.
+   An op case whose implementation writes an output that ``desc.json`` does not declare fails; a
+   network case ignores names outside its ``tensor_order``.
 
 .. req:: KIT-4
 
@@ -50,6 +62,10 @@ integer.
    as in ``desc.json``; with ``--packed`` bit outputs of network cases may be written as 64-bit
    words in the datapath layout (PACK-1 to PACK-3). A command that runs longer than its per-case
    timeout is stopped and the case fails.
+   Exit 77 means the command does not implement the case's function (``not_run``); any other
+   non-zero exit fails the case, and the last line of its stderr is the reason. A malformed case or
+   model is such a failure: like ``boolnet-spec`` (ERR-3), a command reports it as one line on
+   stderr and exits 2.
 
 .. req:: KIT-6
 

@@ -43,7 +43,8 @@ by running the reference. Counts are per image.
    and pooling units are pipelined behind the matrix-vector unit and add none. Gates and
    permutations stream one pixel (all its words) per cycle: ``H*W`` cycles of their output. The
    real-valued stem and the real part of the head are not modelled in cycles (0); their cost is
-   their FLOPs.
+   their FLOPs. The count is of issue slots: pipeline latency (filling and draining, a few
+   clocks a layer, not a few per pixel) is not part of it.
 
 .. req:: COST-5
 

@@ -57,7 +57,9 @@ memories this way can exchange them word for word with this model.
    (CONV-4) group ``j`` reads the ``K`` words of its selected slice unchanged; with ``read = all``
    (CHAN-1) group ``i`` reads the flattened channels ``i*Cin_g .. (i+1)*Cin_g - 1`` - channel
    ``j*C + c`` is slice ``j``, channel ``c`` - gathered into ``ceil(Cin_g / 64)`` words by the
-   permutation unit (PERM-4).
+   permutation unit (PERM-4). A bit tensor without a slice axis (the ``[N, C, H, W]`` input of
+   CONV-1's ``binary_conv2d``) is one slice, ``S = 1``, read with ``read = all``; its groups
+   take consecutive channels.
 """
 
 from __future__ import annotations

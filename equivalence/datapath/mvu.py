@@ -17,7 +17,9 @@ mismatching bits with ``XOR`` and ``np.bitwise_count``; it never forms a +-1 val
 
    ``d`` is the accumulator of ACC-1 in the popcount domain: ``popcount(XNOR) = n - d``, so
    ``s = 2*(n - d) - n = n - 2d``. The datapath keeps ``d``; it converts to ``s`` (int16) only
-   where the trace reports the accumulator (MACH-2).
+   where the trace reports the accumulator (MACH-2). Conversely ``d = (n - s)/2``, exact because
+   ``s`` has the parity of ``n`` (ACC-2): the form in which a unit fed from ``s`` (the kit's
+   threshold cases) takes its input.
 
 .. req:: MVU-3
 
@@ -28,8 +30,13 @@ mismatching bits with ``XOR`` and ``np.bitwise_count``; it never forms a +-1 val
    ``64k + i``) to its accumulator; rows are stored tap-aligned, so unused bits are streamed too
    and count 0 (PACK-3). ``SIMD`` is a multiple of 64 or a power of two below 64; ``PE >= 1``.
    ``ERROR_IF`` not (:class:`~boolnet_spec.reference.errors.DomainError`). Folding changes when a
-   value is
-   computed, never the value.
+   value is computed, never the value.
+   Three consequences. When ``SIMD/64`` does not divide ``K``, the last synapse fold reads past the
+   row's last word; those words count 0, as if the row were padded with zero words (in a packed
+   weight bank they are the next row's: mask them). A neuron fold takes ``PE`` consecutive rows of
+   all ``Cout`` and may span groups: each PE matches its row against its own group's window vector
+   (MVU-1), as COST-4 counts. The order is informative: a pixel's neuron folds, each of ``F``
+   synapse folds, then the next pixel in raster order (LB-2).
 
 .. req:: ACCW-1
 
@@ -37,10 +44,12 @@ mismatching bits with ``XOR`` and ``np.bitwise_count``; it never forms a +-1 val
    every pixel and row and adds one non-negative popcount per synapse fold. It never decreases, so
    it overflows at some fold exactly when the final ``d`` exceeds ``2**acc_bits - 1``: ``ERROR_IF``
    it does (:class:`~boolnet_spec.reference.errors.BoundError`, naming the layer, the width, the
-   value and
-   where it occurs). The accumulator never wraps and the layer produces no output. ``ERROR_IF
-   acc_bits`` is not an integer in ``[1,
-   32]`` (:class:`~boolnet_spec.reference.errors.DomainError`).
+   value and where it occurs). The accumulator never wraps and the layer produces no output.
+   ``ERROR_IF acc_bits`` is not an integer in ``[1, 32]``
+   (:class:`~boolnet_spec.reference.errors.DomainError`).
+   A streaming circuit has emitted earlier pixels when an accumulator overflows: the error voids
+   the whole layer's output, which the circuit signals (a flag the host reads); no wrapped value
+   may be visible, so a flagged accumulator reads a saturated value, never ``d mod 2**acc_bits``.
 
 .. req:: ACCW-2
 

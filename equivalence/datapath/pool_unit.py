@@ -9,8 +9,10 @@ whole words with ``|`` and ``&``; no bit is unpacked.
    mode (``Ho = floor((H - k)/k') + 1``): output word ``[b, y, x, j, w]`` is the OR of the words
    ``[b, y*k' + ky, x*k' + kx, j, w]`` over the window (POOL-1: the maximum of +-1 values).
    ``ERROR_IF H < k or W < k`` (:class:`~boolnet_spec.reference.errors.ShapeError`) or ``k``,
-   ``k'`` are not
-   integers ``>= 1`` (:class:`~boolnet_spec.reference.errors.DomainError`).
+   ``k'`` are not integers ``>= 1`` (:class:`~boolnet_spec.reference.errors.DomainError`).
+   A streaming pooling unit receives the pixels in raster order, image by image (the order of
+   LB-2's output pixels, MVU-3), and keeps a partial window per output column; with ``k' < k``
+   windows overlap and it keeps ``k`` rows.
 
 .. req:: POOLU-2
 

@@ -12,7 +12,10 @@ reads the canonical units of a model (THR-2) and converts them once, exactly, to
    parity of ``n`` (or ``t = n + 2``): polarity 1 outputs ``[s >= t] = [d <= T]``, polarity 0
    outputs ``[s <= t] = [d >= T]``. ``T`` lies in ``[-1, n]``: constant 1 is ``(1, n)`` and
    constant 0 is ``(1, -1)``. The conversion and the comparison are exact integer operations;
-   ``T`` is stored as int16. ``ERROR_IF`` a unit is not canonical, or the unit arrays are not
+   ``T`` is stored as int16. The conversion happens once, when the units are loaded into the
+   unit's memory (by the host or the loader), never per pixel; the comparison of the unsigned
+   ``acc_bits``-bit ``d`` with the signed ``T`` is exact, in a signed width that holds both.
+   ``ERROR_IF`` a unit is not canonical, or the unit arrays are not
    uint8 and int16 of one shape ``[S, Cout]``
    (:class:`~boolnet_spec.reference.errors.DomainError`,
    :class:`~boolnet_spec.reference.errors.DTypeError`,
@@ -30,7 +33,10 @@ reads the canonical units of a model (THR-2) and converts them once, exactly, to
 
    Output. The ``S*Cout`` bits of a pixel are written as ``S`` slice vectors of ``Cout`` channels
    (PACK-2): the bit of unit ``[j, c]`` is bit ``c mod 64`` of word ``c div 64`` of slice ``j``;
-   the unused bits of the last word are 0 (PACK-3).
+   the unused bits of the last word are 0 (PACK-3). With neuron folds (MVU-3) a pixel's words
+   are complete only after its last fold: ``PE`` channels are written per fold into a held
+   pixel vector, cleared at the first fold, and bits of channels ``>= Cout`` (idle lanes) are
+   never written.
 """
 
 from __future__ import annotations
