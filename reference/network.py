@@ -96,6 +96,7 @@ from boolnet_spec.reference.maxpool import threshold_maxpool
 from boolnet_spec.reference.ops import BN_FIELDS, OPS, dispatch_table, lookup, op_spec
 from boolnet_spec.reference.padding import check_padding
 from boolnet_spec.reference.stem import basenet_stem, boolnet_stem, check_image, stem_features
+from boolnet_spec.reference.threads import session
 from boolnet_spec.reference.threshold import ThresholdUnits, threshold_slices
 
 __all__ = ["Node", "Model", "KERNELS", "forward", "run_graph", "run_node"]
@@ -462,17 +463,20 @@ def run_graph(model: Model, image: np.ndarray,
     last_use = {name: index for index, node in enumerate(model.nodes) for name in node.inputs}
     env = {"image": image}
     kept = {}
-    for index, node in enumerate(model.nodes):
-        outputs = execute(node, [env[name] for name in node.inputs])
-        env.update(zip(node.outputs, outputs, strict=True))
-        if trace:
-            kept.update((name, traced(name, value))
-                        for name, value in zip(node.outputs, outputs, strict=True))
-        for name in node.inputs:
-            if last_use[name] == index and name != "image":
-                del env[name]
-        if progress is not None:
-            progress(node.name)
+    # A batch is spread over the thread budget's workers (images are independent); one image
+    # keeps the BLAS's own threads.
+    with session(parallel=image.shape[0] >= 2):
+        for index, node in enumerate(model.nodes):
+            outputs = execute(node, [env[name] for name in node.inputs])
+            env.update(zip(node.outputs, outputs, strict=True))
+            if trace:
+                kept.update((name, traced(name, value))
+                            for name, value in zip(node.outputs, outputs, strict=True))
+            for name in node.inputs:
+                if last_use[name] == index and name != "image":
+                    del env[name]
+            if progress is not None:
+                progress(node.name)
     return env["logits"], kept
 
 

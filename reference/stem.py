@@ -115,23 +115,32 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
                 out += np.multiply(tap, w[None, :, 0, ky, kx, None, None], out=product)
         return out
     cout_group = cout // groups
-    # Patch order (ky, kx, c): w[o, (ky, kx, c)] times patches[(ky, kx, c), (y, x)], one image and
-    # group at a time, written straight into the output's channel rows.
+    # Patch order (ky, kx, c): w[o, (ky, kx, c)] times patches[(ky, kx, c), (y, x)], one image,
+    # group and block of output rows at a time, so that a block's patches stay in the cache.
     w = w.reshape(groups, cout_group, cin_group, kh, kw).transpose(0, 1, 3, 4, 2)
     w = np.ascontiguousarray(w.reshape(groups, cout_group, -1))
     windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
     windows = windows[:, :, ::stride, ::stride][:, :, :out_h, :out_w]  # [N, Cin, Ho, Wo, kh, kw]
     out = np.empty((batch, cout, out_h, out_w))
-    patches = np.empty((kh, kw, cin_group, out_h, out_w))
+    step = max(1, min(out_h, _PATCH_BYTES // (8 * kh * kw * cin_group * out_w)))
+    patches = np.empty((kh, kw, cin_group, step, out_w))
+    products = np.empty((cout_group, step * out_w))
     for b in range(batch):
         for g in range(groups):
             group = windows[b, g * cin_group:(g + 1) * cin_group]
-            np.copyto(patches, group.transpose(3, 4, 0, 1, 2))
-            np.matmul(w[g], patches.reshape(kh * kw * cin_group, -1),
-                      out=out[b, g * cout_group:(g + 1) * cout_group].reshape(cout_group, -1))
+            for low in range(0, out_h, step):
+                rows = min(step, out_h - low)
+                block = patches[:, :, :, :rows]
+                np.copyto(block, group[:, low:low + rows].transpose(3, 4, 0, 1, 2))
+                result = np.matmul(w[g], block.reshape(kh * kw * cin_group, -1),
+                                   out=products[:, :rows * out_w])
+                out[b, g * cout_group:(g + 1) * cout_group, low:low + rows] = \
+                    result.reshape(cout_group, rows, out_w)
     return out
 
 
+#: The bytes of the patches of one matrix product of a real convolution (a block of rows).
+_PATCH_BYTES = 1 << 20
 #: The bytes of the planes one step of the depthwise conv or the stem's pooling works on.
 _BLOCK_BYTES = 1 << 18
 

@@ -8,25 +8,32 @@ bit for bit. The budget is the thread count of the BLAS numpy uses (``OPENBLAS_N
 ``threadpoolctl``'s limits); while parts run on worker threads, each BLAS call gets one thread,
 so that the numpy work around the products (conversions, shifted adds, copies), which runs on one
 core per call, runs on all of them.
+
+Parts run on workers only inside a :func:`session` (a forward pass of a batch opens one): BLAS is
+set to one thread once, and the workers live for the session. Switching the BLAS pool back and
+forth around every op wakes its idle threads, which then spin on the cores the workers need.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np  # noqa: F401  (loaded before threadpoolctl looks for numpy's BLAS)
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["budget", "workers", "run_parts"]
+__all__ = ["budget", "workers", "run_parts", "session"]
 
 Part = TypeVar("Part")
 
 _lock = threading.Lock()
 _controller: list[ThreadpoolController] = []
 _inside = threading.local()
+#: The open session: its budget and its workers (one session at a time; a nested one is a no-op).
+_session: dict = {}
 
 
 def _blas() -> ThreadpoolController:
@@ -42,27 +49,51 @@ def budget() -> int:
 
 
 def workers(parts: int) -> int:
-    """The worker threads :func:`run_parts` uses for ``parts`` parts (1 inside a worker)."""
-    return 1 if getattr(_inside, "active", False) else max(1, min(budget(), parts))
+    """The worker threads :func:`run_parts` uses for ``parts`` parts: 1 outside a session or
+    inside a worker."""
+    if "pool" not in _session or getattr(_inside, "active", False):
+        return 1
+    return max(1, min(_session["budget"], parts))
+
+
+@contextlib.contextmanager
+def session(parallel: bool = True) -> Iterator[None]:
+    """Run the ops inside on the budget's workers, BLAS at one thread throughout; with
+    ``parallel`` false (or a budget of 1, or a session already open) nothing changes."""
+    count = budget()
+    if not parallel or count < 2 or _session or getattr(_inside, "active", False):
+        yield
+        return
+    with _lock:
+        _session.update(budget=count)
+    try:
+        with _blas().limit(limits=1), ThreadPoolExecutor(count) as pool:
+            _session["pool"] = pool
+            yield
+    finally:
+        with _lock:
+            _session.clear()
+
+
+def _share(work: Callable[[int, Sequence[Part]], None], parts: Sequence[Part], worker: int,
+           count: int) -> None:
+    _inside.active = True  # a nested op runs serially on its worker
+    try:
+        work(worker, parts[worker::count])
+    finally:
+        _inside.active = False
 
 
 def run_parts(work: Callable[[int, Sequence[Part]], None], parts: Sequence[Part]) -> None:
-    """``work(worker, share)`` for shares of ``parts`` that together hold each part once: on one
-    thread with the whole BLAS budget when there is one part or one thread, else one share per
-    worker thread, ``worker`` counting from 0 (a caller may give each worker buffers of its own,
-    allocated on the calling thread, whose freed memory is reused without page faults)."""
+    """``work(worker, share)`` for shares of ``parts`` that together hold each part once: one
+    share per worker thread of the open session, ``worker`` counting from 0 (a caller may give
+    each worker buffers of its own, allocated on the calling thread, whose freed memory is reused
+    without page faults); outside a session, or for one part, ``work(0, parts)`` on this thread
+    with the BLAS's own threads."""
     count = workers(len(parts))
     if count < 2:
         work(0, parts)
         return
-
-    def share(worker: int) -> None:
-        _inside.active = True  # a nested op runs serially on its worker
-        try:
-            work(worker, parts[worker::count])
-        finally:
-            _inside.active = False
-
-    with _blas().limit(limits=1), ThreadPoolExecutor(count) as pool:
-        for future in [pool.submit(share, worker) for worker in range(count)]:
-            future.result()
+    for future in [_session["pool"].submit(_share, work, parts, worker, count)
+                   for worker in range(count)]:
+        future.result()

@@ -31,26 +31,38 @@ def blas_threads() -> list[int]:
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 5, 17])
-def test_every_part_runs_once_and_shares_go_to_distinct_workers(budget, count):
+def test_every_part_runs_once_and_shares_go_to_the_workers(budget, count):
     seen, lock = [], threading.Lock()
 
     def work(worker, share):
         with lock:
             seen.append((worker, threading.get_ident(), list(share)))
 
-    threads.run_parts(work, list(range(count)))
+    with threads.session():
+        threads.run_parts(work, list(range(count)))
     assert sorted(part for _, _, share in seen for part in share) == list(range(count))
     assert len(seen) == max(1, min(budget, count))
     assert sorted(worker for worker, _, _ in seen) == list(range(len(seen)))
+    if len(seen) > 1:
+        assert threading.get_ident() not in {ident for _, ident, _ in seen}
+
+
+def test_outside_a_session_the_parts_run_on_the_calling_thread(monkeypatch):
+    monkeypatch.setattr(threads, "budget", lambda: 4)
+    seen = []
+    threads.run_parts(lambda worker, share: seen.append((worker, threading.get_ident(),
+                                                         list(share))), [0, 1, 2])
+    assert seen == [(0, threading.get_ident(), [0, 1, 2])]
 
 
 def test_blas_gets_one_thread_inside_a_worker_and_its_budget_back_after():
     before = blas_threads()
     inside = []
-    threads.run_parts(lambda worker, share: inside.append(blas_threads()), [0, 1, 2, 3])
+    with threads.session():
+        threads.run_parts(lambda worker, share: inside.append(blas_threads()), [0, 1, 2, 3])
     assert blas_threads() == before
     if threads.budget() >= 2:
-        assert all(counts == [1] * len(before) for counts in inside)
+        assert len(inside) == 2 and all(counts == [1] * len(before) for counts in inside)
 
 
 def test_an_error_in_a_part_reaches_the_caller_with_its_type(monkeypatch):
@@ -60,14 +72,16 @@ def test_an_error_in_a_part_reaches_the_caller_with_its_type(monkeypatch):
         if 3 in share:
             raise ShapeError("part 3", "a bound", "a value", "CONV-1")
 
-    with pytest.raises(ShapeError, match="part 3"):
+    with pytest.raises(ShapeError, match="part 3"), threads.session():
         threads.run_parts(work, [0, 1, 2, 3])
 
 
 def test_a_nested_run_stays_on_its_worker(monkeypatch):
     monkeypatch.setattr(threads, "budget", lambda: 2)
     nested = []
-    threads.run_parts(lambda worker, share: nested.append(threads.workers(8)), [0, 1])
+    with threads.session():
+        assert threads.workers(8) == 2
+        threads.run_parts(lambda worker, share: nested.append(threads.workers(8)), [0, 1])
     assert nested == [1, 1]
 
 
@@ -90,8 +104,9 @@ def test_binary_conv2d_is_the_nested_loops_on_any_thread_budget(case):
     for count in (1, 2, 3):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(threads, "budget", lambda count=count: count)
-            s = binary_conv2d(x, w, config.stride, config.padding, config.dilation, config.groups,
-                              config.pad_mode)
+            with threads.session():
+                s = binary_conv2d(x, w, config.stride, config.padding, config.dilation,
+                                  config.groups, config.pad_mode)
         assert s.dtype == np.int16 and np.array_equal(s, expected)
 
 
@@ -114,8 +129,9 @@ def test_stem_values_do_not_depend_on_the_thread_budget(seed, monkeypatch):
     results = []
     for count in (1, 2, 3):
         monkeypatch.setattr(threads, "budget", lambda count=count: count)
-        features = stem_features(image, weight, bn0)
-        results.append((features, boolnet_stem(features, bn1, bn2, dw, bn_las, offsets)))
+        with threads.session():
+            features = stem_features(image, weight, bn0)
+            results.append((features, boolnet_stem(features, bn1, bn2, dw, bn_las, offsets)))
     for features, bits in results[1:]:
         assert features.dtype == np.float64 and np.array_equal(features, results[0][0])
         assert np.array_equal(bits, results[0][1])
