@@ -126,9 +126,7 @@ class ConvWeights:
             for kx in range(kw):
                 taps_of.setdefault(((ky * dilation) % stride, (kx * dilation) % stride),
                                    []).append((ky, kx))
-        # patches[g, o, t*Cin/g + i] = 2*a(w[g*Cout/g + o, i, ky, kx]) with t = ky*kw + kx
-        self.patches = np.ascontiguousarray(
-            2 * pm1.transpose(0, 1, 3, 2).reshape(groups, cout_group, -1))
+        self._patches: np.ndarray | None = None  # made when a small plane first needs it
         self.phases = {}
         for phase, taps in taps_of.items():
             index = [ky * kw + kx for ky, kx in taps]
@@ -213,6 +211,17 @@ class ConvWeights:
         return out
 
 
+    @property
+    def patches(self) -> np.ndarray:
+        """``patches[g, o, t*Cin/g + i] = 2*a(w[g*Cout/g + o, i, ky, kx])``, ``t = ky*kw + kx``."""
+        if self._patches is None:
+            cout, cin_group, kh, kw = self.bits.shape
+            pm1 = to_pm1(self.bits).astype(np.float32).reshape(
+                self.groups, cout // self.groups, cin_group, kh * kw)
+            self._patches = np.ascontiguousarray(
+                2 * pm1.transpose(0, 1, 3, 2).reshape(self.groups, cout // self.groups, -1))
+        return self._patches
+
     def _images_per_part(self, batch: int) -> int:
         """Images per part at most: all, unless the groups are too few to give every worker one."""
         count = workers(batch * self.groups)
@@ -226,6 +235,7 @@ class ConvWeights:
         cout, cin_group, kh, kw = self.bits.shape
         cout_group, stride, dilation = cout // self.groups, self.stride, self.dilation
         depth, plane = kh * kw * cin_group, out_h * out_w
+        matrix = self.patches  # made here, before the workers share it
         chunk = max(1, min(self._images_per_part(batch),
                            _PRODUCT_BYTES // (4 * (depth + cout_group) * plane)))
         out = np.empty((batch, cout, out_h, out_w), ACC_DTYPE)
@@ -250,7 +260,7 @@ class ConvWeights:
                                   source[:, :, top:top + stride * (out_h - 1) + 1:stride,
                                          left:left + stride * (out_w - 1) + 1:stride],
                                   casting="unsafe")
-                products = np.matmul(self.patches[g], patches, out=products_buffer[:, :columns])
+                products = np.matmul(matrix[g], patches, out=products_buffer[:, :columns])
                 products -= self.bias[g][:, None]
                 np.copyto(out[first:first + images, g * cout_group:(g + 1) * cout_group],
                           products.reshape(cout_group, images, out_h, out_w).transpose(1, 0, 2, 3),
