@@ -123,7 +123,8 @@ def test_the_map_file_is_bounded_and_validated(tmp_path):
     cases = {
         "fields.json": ({"fused": {NODE: {"module": "x", "scale": "s"}}}, r"fused\.layer1\.0"
                         r"\.conv2: expected only the fields"),
-        "node.json": ({"fused": {"layer1.0.bn2": {"module": "x"}}}, r"conv2 or layerL\.b\.downsample"),
+        "node.json": ({"fused": {"layer1.0.bn2": {"module": "x"}}},
+                      r"conv2 or layerL\.b\.downsample"),
         "module.json": ({"fused": {NODE: {}}}, r"fused\.layer1\.0\.conv2\.module: .*missing"),
         "type.json": ({"fused": {NODE: {"module": 3}}}, r"module: expected a string"),
         "top.json": ({"paths": {}, "extra": {}}, r"only the tables paths and fused.*'extra'"),
@@ -174,7 +175,15 @@ def test_compare_and_certify_take_a_module_map_and_a_state_dict(tmp_path, capsys
     assert main(["compare", str(tmp_path / "port.npz"), *common, *fused[:2]]) == 2
     assert "HARNESS-14" in capsys.readouterr().err
     assert main(["certify", str(tmp_path / "port.npz"), "--config", "boolnet-k4", *fused[:2]]) == 2
-    assert "HARNESS-14" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "compare CHECKPOINT --module-map MAP --state-dict FLOAT" in err
+    assert err.rstrip().endswith(f"{NODE} [CERT-4]"), err
+    # a fused node the configuration lacks, refused by name before any work
+    (tmp_path / "head.json").write_text(json.dumps(
+        {"fused": {"layer2.0.conv2": {"module": "x"}}}))
+    assert main(["compare", str(tmp_path / "port.npz"), *common, "--module-map",
+                 str(tmp_path / "head.json"), *fused[2:]]) == 2
+    assert "'layer2.0.conv2' [HARNESS-14]" in capsys.readouterr().err
     # a renamed checkpoint through the paths table
     np.savez(tmp_path / "renamed.npz", **{f"body.{k}": v for k, v in state.items()})
     (tmp_path / "paths.toml").write_text('[paths]\n"" = "body"\n')
@@ -259,7 +268,7 @@ def test_a_fused_downsample_pooling_after_its_threshold_is_a_mismatch_at_the_dow
     assert "pooling after the threshold" in first["reason"]
 
 
-@pytest.mark.req("HARNESS-14")
+@pytest.mark.req("HARNESS-14", "CERT-4")
 def test_the_stem_the_head_and_missing_branches_cannot_be_fused():
     arch, state, net, images = setup("boolnet-k4")
     cases = {"ghostbnsign": r"the stem's is real-valued", "conv1": r"cannot be fused",
@@ -269,3 +278,12 @@ def test_the_stem_the_head_and_missing_branches_cannot_be_fused():
         with pytest.raises(FormatError, match=rf"fused.*{message}.*{node!r}.*HARNESS-14"):
             compare(net, arch, images, progress=False, state_dict=state,
                     module_map={"fused": {node: {"module": "fc"}}})
+
+    from boolnet_spec.equivalence.pytorch.certify import certify
+
+    calls = []
+    net.register_forward_pre_hook(lambda *_: calls.append(1))
+    with pytest.raises(UsageError, match=r"compare CHECKPOINT --module-map MAP --state-dict "
+                       r"FLOAT.*layer1\.0\.conv2 \[CERT-4\]$"):
+        certify(net, arch, progress=False, module_map=MAP)
+    assert calls == []                                           # refused before any work

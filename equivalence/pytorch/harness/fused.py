@@ -13,6 +13,7 @@ import numpy as np
 from boolnet_spec.equivalence.pytorch.harness.folds import unit_findings
 from boolnet_spec.equivalence.pytorch.harness.report import Row
 from boolnet_spec.reference.accumulator import ACC_DTYPE
+from boolnet_spec.reference.architecture import Architecture, block_plans
 from boolnet_spec.reference.batchnorm import BatchNorm
 from boolnet_spec.reference.encoding import BIT_DTYPE
 from boolnet_spec.reference.errors import (
@@ -24,7 +25,6 @@ from boolnet_spec.reference.errors import (
     error_if,
 )
 from boolnet_spec.reference.fold import fold_bn_sign
-from boolnet_spec.reference.architecture import Architecture, block_plans
 from boolnet_spec.reference.network import Model
 from boolnet_spec.reference.ops import BlockTensors
 from boolnet_spec.reference.slices import slice_offsets

@@ -25,12 +25,12 @@ from boolnet_spec.equivalence.pytorch.harness.capture import (
 )
 from boolnet_spec.equivalence.pytorch.harness.report import CLASSES, Row
 from boolnet_spec.equivalence.pytorch.harness.running import classifier_running, stem_running
+from boolnet_spec.reference.accumulator import ACC_DTYPE
 from boolnet_spec.reference.batchnorm import DEFAULT_EPS, BatchNorm
 from boolnet_spec.reference.encoding import BIT_DTYPE
 from boolnet_spec.reference.errors import InternalError
 from boolnet_spec.reference.exact import exact, ge_times_sqrt
 from boolnet_spec.reference.fold import ChannelFold
-from boolnet_spec.reference.accumulator import ACC_DTYPE
 from boolnet_spec.reference.maxpool import binary_maxpool, real_maxpool
 from boolnet_spec.reference.network import KERNELS, Model
 from boolnet_spec.reference.ops import BlockTensors, dispatch_table, lookup
