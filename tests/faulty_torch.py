@@ -86,8 +86,9 @@ class Port(nn.Module):
             delattr(net, f"layer{index}")
             setattr(net, f"stage{index}", stage)
         count = len(net.arch.widths)
-        type(net).stages = property(lambda self: [getattr(self, f"stage{i}")
-                                                  for i in range(1, count + 1)])
+        # a subclass of this instance only: patching BoolNet itself broke every later BoolNet
+        net.__class__ = type("RenamedBoolNet", (type(net),), {"stages": property(
+            lambda self: [getattr(self, f"stage{i}") for i in range(1, count + 1)])})
         self.body = net
 
     def forward(self, x):

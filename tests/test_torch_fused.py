@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from faulty_torch import float32_thresholds, fused_downsample_port, fused_port
+from faulty_torch import Port, float32_thresholds, fused_downsample_port, fused_port
 from test_torch_harness import counts, setup
 
 from boolnet_spec.equivalence.pytorch.export import export_model
@@ -287,3 +287,35 @@ def test_the_stem_the_head_and_missing_branches_cannot_be_fused():
                        r"FLOAT.*layer1\.0\.conv2 \[CERT-4\]$"):
         certify(net, arch, progress=False, module_map=MAP)
     assert calls == []                                           # refused before any work
+
+
+@pytest.mark.req("HARNESS-14", "HARNESS-11")
+def test_the_documented_map_file_runs_on_the_port_it_describes(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from test_conformance_kit import code_blocks
+
+    from boolnet_spec.equivalence.pytorch.export import torch_model
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "chapters" / "pytorch-harness.rst"
+    text = page.read_text(encoding="utf-8")
+    (example,), (snippet,) = code_blocks(text, "json"), code_blocks(text, "python")
+    arch, state, net, images, units, _ = downsample_case()
+    conv2 = export_model(net, arch).states[NODE]["units"]
+    fused_port(net, NODE, conv2.polarity.copy(), conv2.threshold.astype(np.int32))
+    fused_downsample_port(net, "layer2.0", units.polarity.copy(),
+                          units.threshold.astype(np.int32))
+    port = Port(net)
+    assert "body.stage2.0.downsample.1.threshold" in port.state_dict()
+    assert isinstance(torch_model(arch, state).stages, list)    # BoolNet itself unpatched
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "map.json").write_text(example, encoding="utf-8")
+    scope = {"port": port, "arch": arch, "images": images, "float_state": state}
+    exec(snippet, scope)                                           # asserts no mismatch
+    result = scope["result"]
+    assert {f"{NODE}.units", f"{DOWN}.units"} <= {r.layer for r in result.rows}
+    assert counts(result, DOWN)["equal"] == counts(result, DOWN)["elements"] > 0
+    # the same file with one held threshold off by one is found at that node
+    port.body.stage2[0].downsample[1].threshold[0, 0] += 2
+    assert compare(port, arch, images, progress=False, module_map="map.json",
+                   state_dict=state).summary["mismatch"] > 0
