@@ -165,11 +165,12 @@ the tensors its forward hooks see, and checks every node of the exported referen
    except in the last block, ``ghostsign2`` (a sign module: not ``Identity``, a BatchNorm, a
    convolution, ``Linear``, ``MaxPool2d`` or ``Sequential``), ``bn3`` in the last block, the
    downsample branch where the architecture has one (HARNESS-10, then its convolution,
-   BatchNorm and sign); ``prelu2`` (``PReLU``) and ``fc`` (``Linear``). ``ERROR_IF`` one is
-   missing or of another kind (:class:`~boolnet_spec.reference.errors.FormatError` naming the
-   module path, the implementation's own path under a map, what was expected with the node it
-   serves, and the type found), never a NumPy, attribute or PyTorch error. ``certify`` checks
-   the same.
+   BatchNorm and sign; for a fused node, HARNESS-14, its module replaces the BatchNorm, the
+   sign and the downsample's pooling); ``prelu2`` (``PReLU``) and ``fc`` (``Linear``).
+   ``ERROR_IF`` one is missing or of another kind
+   (:class:`~boolnet_spec.reference.errors.FormatError` naming the module path, the
+   implementation's own path under a map, what was expected with the node it serves, and the
+   type found), never a NumPy, attribute or PyTorch error. ``certify`` checks the same.
 
 .. req:: HARNESS-14
 
