@@ -65,7 +65,7 @@ the exact integer, for these reasons:
 - Threads: the images are split into chunks; a chunk's sums for one group depend on its own
   images and the group's weights only and are written to their own block of ``s``, and every
   value above is exact, so the (chunk, group) parts may run on the worker threads of
-  :mod:`boolnet_spec.reference.threads` in any order with the same ``s``.
+  ``boolnet_spec.reference.threads`` in any order with the same ``s``.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ where ``gamma >= 0`` and ``BN0(min v)`` where ``gamma < 0``. There ``min v = -ma
 which round to the negated results (round to nearest is symmetric). Only the sign of a zero can
 differ, and no later operation turns ``-0`` and ``+0`` into different non-zero values or bits
 (ENC-2). Images are evaluated one at a time, by the same operations whichever worker thread of
-:mod:`boolnet_spec.reference.threads` runs them; a worker's matrix product gets one BLAS thread.
+``boolnet_spec.reference.threads`` runs them; a worker's matrix product gets one BLAS thread.
 Where a BLAS splits a product's sums by thread count, STEM-2's bound covers the difference;
 OpenBLAS splits rows and columns, never a sum, and a test pins one thread to several bit for bit.
 """

@@ -73,7 +73,8 @@ def pool_after_sign(net):
 
 
 __all__ = ["zero_padding", "swapped_shuffle", "pool_after_sign", "SlicePool", "Port",
-           "PORT_MAP", "FusedThreshold", "fused_port", "float32_thresholds"]
+           "PORT_MAP", "FusedThreshold", "fused_port", "float32_thresholds",
+           "FusedPoolThreshold", "fused_downsample_port"]
 
 
 class Port(nn.Module):
@@ -85,8 +86,9 @@ class Port(nn.Module):
             delattr(net, f"layer{index}")
             setattr(net, f"stage{index}", stage)
         count = len(net.arch.widths)
-        type(net).stages = property(lambda self: [getattr(self, f"stage{i}")
-                                                  for i in range(1, count + 1)])
+        # a subclass of this instance only: patching BoolNet itself broke every later BoolNet
+        net.__class__ = type("RenamedBoolNet", (type(net),), {"stages": property(
+            lambda self: [getattr(self, f"stage{i}") for i in range(1, count + 1)])})
         self.body = net
 
     def forward(self, x):
@@ -201,3 +203,38 @@ def float32_thresholds(state: dict, node: str, slices: int):
     constant = np.where((beta[None] + offsets) >= 0, f32(n + 1), f32(-n - 1))  # gamma = 0: s <= t
     t = np.where(gamma[None] == 0, constant, t).astype(f32)
     return polarity, t
+
+
+class FusedPoolThreshold(FusedThreshold):
+    """A fused downsample tail: ``s`` recovered from the 1x1 conv's output ``alpha * s + b``,
+    2x2 max pooling of ``s`` and the thresholds (POOL-2); ``pool_last`` thresholds each position
+    first and pools the bits (the wrong order: an OR where polarity 0 needs an AND)."""
+
+    def __init__(self, alpha, bias, polarity, threshold, pool: int, pool_last: bool = False):
+        super().__init__(alpha, polarity, threshold)
+        self.register_buffer("bias", torch.as_tensor(bias).reshape(1, -1, 1, 1))
+        self.pool, self.pool_last = pool, pool_last
+
+    def forward(self, v):
+        s = torch.round((v - self.bias) / self.alpha)
+        if self.pool and not self.pool_last:
+            s = F.max_pool2d(s, self.pool, self.pool)
+        bits = super().forward(s * self.alpha)
+        if self.pool and self.pool_last:
+            bits = SlicePool(self.pool, self.pool)(bits)
+        return bits
+
+
+def fused_downsample_port(net, block: str, polarity, threshold, pool_last: bool = False):
+    """``net`` with ``block``'s downsample ``(conv, [pool,] BatchNorm, sign)`` replaced by
+    ``Sequential(conv, FusedPoolThreshold)``: the fused module is ``block.downsample.1``."""
+    from boolnet_spec.equivalence.pytorch.harness.capture import torch_weight
+
+    module = net.get_submodule(block)
+    conv = module.downsample[0]
+    pool = 2 if any(isinstance(m, nn.MaxPool2d) for m in module.downsample) else 0
+    _, alpha_t = torch_weight(conv)
+    fused = FusedPoolThreshold(alpha_t, conv.bias.detach().clone(), polarity, threshold, pool,
+                               pool_last)
+    module.downsample = nn.Sequential(conv, fused)
+    return net

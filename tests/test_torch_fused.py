@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from faulty_torch import float32_thresholds, fused_port
+from faulty_torch import Port, float32_thresholds, fused_downsample_port, fused_port
 from test_torch_harness import counts, setup
 
 from boolnet_spec.equivalence.pytorch.export import export_model
@@ -19,6 +19,7 @@ from boolnet_spec.reference.batchnorm import BatchNorm
 from boolnet_spec.reference.errors import FormatError, ShapeError, UsageError
 from boolnet_spec.reference.exact import exact
 from boolnet_spec.reference.fold import ChannelFold
+from boolnet_spec.reference.network import forward
 from boolnet_spec.reference.slices import slice_offsets
 from boolnet_spec.reference.weights import weight_scale
 
@@ -122,7 +123,8 @@ def test_the_map_file_is_bounded_and_validated(tmp_path):
     cases = {
         "fields.json": ({"fused": {NODE: {"module": "x", "scale": "s"}}}, r"fused\.layer1\.0"
                         r"\.conv2: expected only the fields"),
-        "node.json": ({"fused": {"layer1.0.bn2": {"module": "x"}}}, r"conv1 or layerL\.b\.conv2"),
+        "node.json": ({"fused": {"layer1.0.bn2": {"module": "x"}}},
+                      r"conv2 or layerL\.b\.downsample"),
         "module.json": ({"fused": {NODE: {}}}, r"fused\.layer1\.0\.conv2\.module: .*missing"),
         "type.json": ({"fused": {NODE: {"module": 3}}}, r"module: expected a string"),
         "top.json": ({"paths": {}, "extra": {}}, r"only the tables paths and fused.*'extra'"),
@@ -173,10 +175,147 @@ def test_compare_and_certify_take_a_module_map_and_a_state_dict(tmp_path, capsys
     assert main(["compare", str(tmp_path / "port.npz"), *common, *fused[:2]]) == 2
     assert "HARNESS-14" in capsys.readouterr().err
     assert main(["certify", str(tmp_path / "port.npz"), "--config", "boolnet-k4", *fused[:2]]) == 2
-    assert "HARNESS-14" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "compare CHECKPOINT --module-map MAP --state-dict FLOAT" in err
+    assert err.rstrip().endswith(f"{NODE} [CERT-4]"), err
+    # a fused node the configuration lacks, refused by name before any work
+    (tmp_path / "head.json").write_text(json.dumps(
+        {"fused": {"layer2.0.conv2": {"module": "x"}}}))
+    assert main(["compare", str(tmp_path / "port.npz"), *common, "--module-map",
+                 str(tmp_path / "head.json"), *fused[2:]]) == 2
+    assert "'layer2.0.conv2' [HARNESS-14]" in capsys.readouterr().err
     # a renamed checkpoint through the paths table
     np.savez(tmp_path / "renamed.npz", **{f"body.{k}": v for k, v in state.items()})
     (tmp_path / "paths.toml").write_text('[paths]\n"" = "body"\n')
     assert main(["compare", str(tmp_path / "renamed.npz"), *common, "--module-map",
                  str(tmp_path / "paths.toml")]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["mismatch"] == 0
+
+
+DOWN = "layer2.0.downsample"
+DOWN_MAP = {"fused": {DOWN: {"module": f"{DOWN}.1"}}}
+
+
+def downsample_case(**kwargs):
+    """boolnet-k4 scaled: layer2.0's downsample pools 2x2 before its BatchNorm (POOL-2); its
+    exact units (export, FOLD-2) and the reference's accumulators ``s`` on the images."""
+    arch, state, net, images = setup("boolnet-k4")
+    model = export_model(net, arch)
+    units = model.states[DOWN]["units"]
+    _, trace = forward(model, images, trace=True)
+    return arch, state, net, images, units, trace[f"{DOWN}.0"]
+
+
+@pytest.mark.req("HARNESS-14", "POOL-2")
+def test_a_clean_fused_downsample_compares_with_zero_mismatches():
+    arch, state, net, images, units, _ = downsample_case()
+    port = fused_downsample_port(net, "layer2.0", units.polarity.copy(),
+                                 units.threshold.astype(np.int32))
+    assert not any(k.startswith(f"{DOWN}.2") for k in port.state_dict())  # its BN is gone
+    result = compare(port, arch, images, progress=False, module_map=DOWN_MAP, state_dict=state)
+    assert result.summary["mismatch"] == 0, result.disagreements[:3]
+    row = counts(result, f"{DOWN}.units")
+    assert row["equal"] == row["elements"] == units.polarity.size
+    bits = counts(result, DOWN)
+    assert bits["elements"] == 2 * arch.slices * 16 * 4 * 4 and bits["equal"] == bits["elements"]
+
+
+@pytest.mark.req("HARNESS-14", "POOL-2")
+def test_a_flipped_threshold_bit_in_a_fused_downsample_is_a_mismatch_there():
+    arch, state, net, images, units, s = downsample_case()
+    pooled = s.reshape(2, 16, 4, 2, 4, 2).max(axis=(3, 5))
+    # a GE unit with even t (t ^ 1 = t + 1 drops s = t) that a pooled accumulator reaches
+    j, c = next((j, c) for j, c in np.ndindex(*units.polarity.shape)
+                if units.polarity[j, c] == 1 and units.threshold[j, c] % 2 == 0
+                and (pooled[:, c] == units.threshold[j, c]).any())
+    t = int(units.threshold[j, c])
+    held = units.threshold.astype(np.int32)
+    held[j, c] ^= 1
+    port = fused_downsample_port(net, "layer2.0", units.polarity.copy(), held)
+    result = compare(port, arch, images, progress=False, module_map=DOWN_MAP, state_dict=state)
+    assert counts(result, f"{DOWN}.units")["mismatch"] == 1
+    finding = next(e for e in result.disagreements if e["layer"] == f"{DOWN}.units")
+    assert (finding["slice"], finding["channel"]) == (j, c)
+    assert finding["held"] == {"cmp": ">=", "t": t + 1}
+    assert finding["unit"] == {"cmp": ">=", "t": t + 2}
+    assert finding["exact_unit"] == {"cmp": ">=", "t": t}
+    # every pooled s == t of that channel and slice is a wrong bit at the downsample node
+    expected = int((pooled[:, c] == t).sum())
+    assert counts(result, DOWN)["mismatch"] == expected
+    wrong = [e for e in result.disagreements if e["layer"] == DOWN]
+    assert wrong and all(e["index"][1:3] == [j, c] and e["s_torch"] == t for e in wrong)
+    assert {r.layer for r in result.rows if r.counts["mismatch"]} == {DOWN, f"{DOWN}.units"}
+
+
+@pytest.mark.req("HARNESS-14", "POOL-2", "HARNESS-10")
+def test_a_fused_downsample_pooling_after_its_threshold_is_a_mismatch_at_the_downsample():
+    from boolnet_spec.reference.maxpool import binary_maxpool, threshold_maxpool
+    from boolnet_spec.reference.threshold import threshold_slices
+
+    arch, state, net, images, units, s = downsample_case()
+    assert (units.polarity == 0).any()             # an LE unit: the OR is not its AND
+    port = fused_downsample_port(net, "layer2.0", units.polarity.copy(),
+                                 units.threshold.astype(np.int32), pool_last=True)
+    result = compare(port, arch, images, progress=False, module_map=DOWN_MAP, state_dict=state)
+    after = binary_maxpool(threshold_slices(s, units), 2, 2)
+    expected = int((after != threshold_maxpool(s, units, 2, 2)).sum())
+    assert expected > 0
+    assert counts(result, DOWN)["mismatch"] == expected
+    assert counts(result, f"{DOWN}.units")["mismatch"] == 0   # right thresholds, wrong order
+    assert {r.layer for r in result.rows if r.counts["mismatch"]} == {DOWN}
+    first = next(e for e in result.disagreements if e["layer"] == DOWN)
+    assert units.polarity[first["index"][1], first["index"][2]] == 0
+    assert "pooling after the threshold" in first["reason"]
+
+
+@pytest.mark.req("HARNESS-14", "CERT-4")
+def test_the_stem_the_head_and_missing_branches_cannot_be_fused():
+    arch, state, net, images = setup("boolnet-k4")
+    cases = {"ghostbnsign": r"the stem's is real-valued", "conv1": r"cannot be fused",
+             "layer2.0.conv2": r"binary layers of .*the last block's conv2",
+             "layer1.0.downsample": r"only blocks that change shape have a downsample"}
+    for node, message in cases.items():
+        with pytest.raises(FormatError, match=rf"fused.*{message}.*{node!r}.*HARNESS-14"):
+            compare(net, arch, images, progress=False, state_dict=state,
+                    module_map={"fused": {node: {"module": "fc"}}})
+
+    from boolnet_spec.equivalence.pytorch.certify import certify
+
+    calls = []
+    net.register_forward_pre_hook(lambda *_: calls.append(1))
+    with pytest.raises(UsageError, match=r"compare CHECKPOINT --module-map MAP --state-dict "
+                       r"FLOAT.*layer1\.0\.conv2 \[CERT-4\]$"):
+        certify(net, arch, progress=False, module_map=MAP)
+    assert calls == []                                           # refused before any work
+
+
+@pytest.mark.req("HARNESS-14", "HARNESS-11")
+def test_the_documented_map_file_runs_on_the_port_it_describes(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from test_conformance_kit import code_blocks
+
+    from boolnet_spec.equivalence.pytorch.export import torch_model
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "chapters" / "pytorch-harness.rst"
+    text = page.read_text(encoding="utf-8")
+    (example,), (snippet,) = code_blocks(text, "json"), code_blocks(text, "python")
+    arch, state, net, images, units, _ = downsample_case()
+    conv2 = export_model(net, arch).states[NODE]["units"]
+    fused_port(net, NODE, conv2.polarity.copy(), conv2.threshold.astype(np.int32))
+    fused_downsample_port(net, "layer2.0", units.polarity.copy(),
+                          units.threshold.astype(np.int32))
+    port = Port(net)
+    assert "body.stage2.0.downsample.1.threshold" in port.state_dict()
+    assert isinstance(torch_model(arch, state).stages, list)    # BoolNet itself unpatched
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "map.json").write_text(example, encoding="utf-8")
+    scope = {"port": port, "arch": arch, "images": images, "float_state": state}
+    exec(snippet, scope)                                           # asserts no mismatch
+    result = scope["result"]
+    assert {f"{NODE}.units", f"{DOWN}.units"} <= {r.layer for r in result.rows}
+    assert counts(result, DOWN)["equal"] == counts(result, DOWN)["elements"] > 0
+    # the same file with one held threshold off by one is found at that node
+    port.body.stage2[0].downsample[1].threshold[0, 0] += 2
+    assert compare(port, arch, images, progress=False, module_map="map.json",
+                   state_dict=state).summary["mismatch"] > 0

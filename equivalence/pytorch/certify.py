@@ -52,7 +52,12 @@ threshold unit.
    with ``sees``, ``blind_to`` and ``see_also``) and the ``certify`` command say so and point to
    ``compare`` (HARNESS-1 to HARNESS-6), which runs the whole module on images, and to the
    conformance kit, which runs an implementation on the shipped suite. A certified model is
-   certified for its threshold stage only.
+   certified for its threshold stage only. Because it evaluates the BatchNorm and sign modules
+   themselves, a module map with ``fused`` threshold modules (HARNESS-14) is refused before any
+   work (``ERROR_IF``, :class:`~boolnet_spec.reference.errors.UsageError` naming the fused
+   nodes): their thresholds are checked by ``compare --module-map MAP --state-dict FLOAT``
+   against the exact fold of the float state dict, which is the certificate's question for them
+   (FOLD-2, EXACT-2; integer thresholds on the accumulator leave no float32 ambiguity).
 """
 
 from __future__ import annotations
@@ -83,7 +88,13 @@ from boolnet_spec.reference.threshold import GE
 from boolnet_spec.reference.weights import weight_scale
 
 __all__ = ["NodeCertificate", "Certification", "certify", "certify_node", "fma32", "bn_variants",
-           "SCOPE"]
+           "SCOPE", "REFUSE_FUSED"]
+
+# certification runs the module's own BatchNorm and sign: a fused module has neither
+REFUSE_FUSED = "no fused threshold modules: certify runs each binary layer's own BatchNorm " \
+    "and sign modules, which a fused module replaces; check fused thresholds with " \
+    "boolnet-spec compare CHECKPOINT --module-map MAP --state-dict FLOAT (compare(..., " \
+    "module_map=, state_dict=), HARNESS-14), which folds them exactly from the float state dict"
 
 SCOPE = {
     "sees": ["BatchNorm evaluation of every binary layer", "folding and threshold units",
@@ -306,9 +317,8 @@ def certify(module, arch: Architecture, model: Model | None = None,
 
     module = mapped(module, module_map)
     fused = getattr(module, "fused", {})
-    error_if(bool(fused), UsageError, "module map", "no fused threshold modules in certify "
-             "(it evaluates a BatchNorm and a sign module; compare checks fused thresholds)",
-             lambda: ", ".join(sorted(fused)), "HARNESS-14")
+    error_if(bool(fused), UsageError, "module map", REFUSE_FUSED,
+             lambda: ", ".join(sorted(fused)), "CERT-4")
     check_structure(module, arch)
     import torch
     from tqdm import tqdm

@@ -20,8 +20,9 @@
    ``--state-dict=FILE``, the float state dict in the authors' layout: the model compared is
    built from it, and every held threshold is checked against its exact fold (a ``units`` row
    per fused layer; no module of the implementation runs on the command line, so its bits are
-   not teacher-forced). ``certify`` refuses fused entries. ``--state-dict`` without fused
-   entries is the reference the comparison is built from (HARNESS-14).
+   not teacher-forced). ``certify`` refuses fused entries before any work (CERT-4), naming
+   ``compare --module-map MAP --state-dict FLOAT`` as the check for them. ``--state-dict``
+   without fused entries is the reference the comparison is built from (HARNESS-14).
 
 .. req:: CLI-2
 
@@ -62,7 +63,7 @@ def _translated(args: argparse.Namespace, state: dict) -> dict:
     return {_replace_prefix(key, inverse): value for key, value in state.items()}
 
 
-def _load_map(args: argparse.Namespace) -> None:
+def _load_map(args: argparse.Namespace, certify: bool = False) -> None:
     """``--module-map`` and ``--state-dict``, read and validated before any work."""
     from boolnet_spec.equivalence.pytorch.export import load_checkpoint
     from boolnet_spec.equivalence.pytorch.harness.fused import require_state_dict
@@ -73,6 +74,11 @@ def _load_map(args: argparse.Namespace) -> None:
     error_if(bool(args.fused) and args.checkpoint is None, UsageError, "--module-map",
              "fused entries only with a CHECKPOINT that holds their thresholds",
              "no CHECKPOINT", "HARNESS-14")
+    if certify:  # CERT-4's refusal, not the missing --state-dict certify has no option for
+        from boolnet_spec.equivalence.pytorch.certify import REFUSE_FUSED
+
+        error_if(bool(args.fused), UsageError, "--module-map", REFUSE_FUSED,
+                 lambda: ", ".join(sorted(args.fused)), "CERT-4")
     sd_path = getattr(args, "state_dict", None)
     require_state_dict(args.fused, sd_path)
     args.float_state = load_checkpoint(sd_path) if sd_path else None
@@ -155,6 +161,10 @@ def compare_command(args: argparse.Namespace) -> int:
     _load_map(args)
     images = _inputs(args)
     module, arch, images, label = _load(args, images)
+    if args.fused:  # before any work: every fused node is a thresholded layer of the config
+        from boolnet_spec.equivalence.pytorch.harness.fused import check_fused_nodes
+
+        check_fused_nodes(args.fused, arch, f"--module-map {args.module_map}")
     if images is None:
         rng = np.random.default_rng(seed)
         size = arch.image_size
@@ -199,9 +209,7 @@ def certify_command(args: argparse.Namespace) -> int:
     from boolnet_spec.equivalence.pytorch.harness import compare
 
     check_count(args.limit, MAX_LISTED, "--limit", minimum=0)
-    _load_map(args)
-    error_if(bool(args.fused), UsageError, "--module-map", "no fused threshold modules in "
-             "certify (compare checks them)", ", ".join(sorted(args.fused)), "HARNESS-14")
+    _load_map(args, certify=True)
     module, arch, images, label = _load(args, None)
     result = certify(module, arch, model=_supplied(args))
     report = result.to_json(args.limit)

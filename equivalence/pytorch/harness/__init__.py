@@ -165,36 +165,50 @@ the tensors its forward hooks see, and checks every node of the exported referen
    except in the last block, ``ghostsign2`` (a sign module: not ``Identity``, a BatchNorm, a
    convolution, ``Linear``, ``MaxPool2d`` or ``Sequential``), ``bn3`` in the last block, the
    downsample branch where the architecture has one (HARNESS-10, then its convolution,
-   BatchNorm and sign); ``prelu2`` (``PReLU``) and ``fc`` (``Linear``). ``ERROR_IF`` one is
-   missing or of another kind (:class:`~boolnet_spec.reference.errors.FormatError` naming the
-   module path, the implementation's own path under a map, what was expected with the node it
-   serves, and the type found), never a NumPy, attribute or PyTorch error. ``certify`` checks
-   the same.
+   BatchNorm and sign; for a fused node, HARNESS-14, its module replaces the BatchNorm, the
+   sign and the downsample's pooling); ``prelu2`` (``PReLU``) and ``fc`` (``Linear``).
+   ``ERROR_IF`` one is missing or of another kind
+   (:class:`~boolnet_spec.reference.errors.FormatError` naming the module path, the
+   implementation's own path under a map, what was expected with the node it serves, and the
+   type found), never a NumPy, attribute or PyTorch error. ``certify`` checks the same.
 
 .. req:: HARNESS-14
 
    Fused threshold modules. A module map (HARNESS-11) may hold, beside its ``paths``, a table
-   ``fused`` from a block's binary layer (``layerL.b.conv1`` or ``layerL.b.conv2``) to
-   ``{module, threshold, polarity}``: the implementation's path of a module that replaces that
-   layer's BatchNorm and sign, reading the convolution's output and returning the layer's bits
-   ``[N, S, C, H, W]``, and the names (default ``threshold`` and ``polarity``) of its ``[S, C]``
-   attributes: integer or float thresholds ``t`` on the accumulator ``s`` and polarities (1:
-   ``s >= t``, 0: ``s <= t``). It needs the float state dict in the authors' layout
+   ``fused`` from a block's binary layer (``layerL.b.conv1``, ``layerL.b.conv2`` or
+   ``layerL.b.downsample``) to ``{module, threshold, polarity}``: the implementation's path of
+   a module that replaces that layer's BatchNorm and sign, reading the convolution's output and
+   returning the layer's bits ``[N, S, C, H, W]``, and the names (default ``threshold`` and
+   ``polarity``) of its ``[S, C]`` attributes: integer or float thresholds ``t`` on the
+   accumulator ``s`` and polarities (1: ``s >= t``, 0: ``s <= t``). For the downsample branch
+   the module replaces its max pooling too: it reads the 1x1 convolution's output (bias
+   included) and applies each unit to the window's largest accumulator (POOL-2: the OR of the
+   window's bits for polarity 1, the AND for polarity 0); its convolution keeps the authors'
+   path ``layerL.b.downsample.0``. It needs the float state dict in the authors' layout
    (``state_dict=``, ``--state-dict``), from which the reference model is built. Each held
    threshold is read at its exact value (EXACT-1), the function it computes on ``D_n`` is taken
    to its canonical unit (THR-2) and compared with the exact fold (FOLD-2, EXACT-2) of the state
-   dict's BatchNorm and weights: a ``<node>.units`` row counts a ``mismatch`` per differing unit,
-   naming the channel, the slice, the held threshold, the unit it computes and the exact one
-   (as HARNESS-7). The module's output is that node's bit tensor, teacher-forced as HARNESS-2;
-   a disagreement there is a ``mismatch`` unless a ternary 0 moved PyTorch's accumulator and the
-   module's own unit gives its bit (``ternary``): a threshold on the accumulator leaves no
-   float32 ambiguity. ``ERROR_IF`` the map's file exceeds 1 MiB or 4096 entries, a path exceeds
-   1000 characters (:class:`~boolnet_spec.reference.errors.BoundError`), a table, node, field or
-   value is not as above (:class:`~boolnet_spec.reference.errors.FormatError`, naming the file,
-   the field and the value), fused modules come without a state dict
+   dict's BatchNorm, weights and (downsample) bias, the BatchNorm being ``bnK`` or the
+   downsample's ``downsample.1`` (``downsample.2`` after its pooling): a ``<node>.units`` row
+   counts a ``mismatch`` per differing unit, naming the channel, the slice, the held threshold,
+   the unit it computes and the exact one (as HARNESS-7). The module's output is that node's
+   bit tensor (``layerL.b.ghostsignK`` or ``layerL.b.downsample``), teacher-forced as
+   HARNESS-2; a disagreement there is a ``mismatch`` unless a ternary 0 moved PyTorch's
+   accumulator and the module's own unit gives its bit (``ternary``): a threshold on the
+   accumulator leaves no float32 ambiguity. A downsample mismatch whose bit is the OR over the
+   window of the module's per-position bits is reported with that reason (pooling after the
+   threshold). The stem cannot be fused: its BatchNorm-sign acts on real convolution and
+   pooling outputs, not on an integer accumulator, so it has no threshold unit; nor can the
+   last block's ``conv2``, which feeds the real-valued head. ``ERROR_IF`` the map's file
+   exceeds 1 MiB or 4096 entries, a path exceeds 1000 characters
+   (:class:`~boolnet_spec.reference.errors.BoundError`), a table, node, field or value is not as
+   above, or a fused node is not a thresholded binary layer of the architecture (the stem, the
+   head's ``conv2``, a downsample the block does not have;
+   :class:`~boolnet_spec.reference.errors.FormatError`, naming the file, the field and the
+   value), fused modules come without a state dict
    (:class:`~boolnet_spec.reference.errors.UsageError`), a held attribute is missing, not
    ``[S, C]``, not finite or a polarity not 0 or 1 (typed, naming the module and attribute);
-   ``certify`` refuses fused modules (UsageError: it evaluates a BatchNorm and a sign module).
+   all before PyTorch runs. ``certify`` refuses fused modules (CERT-4).
 """
 
 from __future__ import annotations

@@ -102,7 +102,9 @@ def hooked_paths(module, model: Model) -> tuple[list[str], list[str]]:
                                                       "ghostsign1", "ghostsign2")
                               if (m != "ghostsign2" or f"{block}.{m}" in names)
                               and f"{block}.{m}" not in replaced]
-        if f"{block}.downsample" in names:
+        if f"{block}.downsample" in fused:  # its module's output is the node's bits (HARNESS-14)
+            outputs.append(f"{block}.downsample.0")
+        elif f"{block}.downsample" in names:
             node = next((n for n in model.nodes if n.name == f"{block}.downsample"), None)
             downsample_layout(module, block, None if node is None else node.attrs.get("pool", 0))
             bn, sign = downsample_paths(module, block)

@@ -13,6 +13,7 @@ import numpy as np
 from boolnet_spec.equivalence.pytorch.harness.folds import unit_findings
 from boolnet_spec.equivalence.pytorch.harness.report import Row
 from boolnet_spec.reference.accumulator import ACC_DTYPE
+from boolnet_spec.reference.architecture import Architecture, block_plans
 from boolnet_spec.reference.batchnorm import BatchNorm
 from boolnet_spec.reference.encoding import BIT_DTYPE
 from boolnet_spec.reference.errors import (
@@ -25,14 +26,19 @@ from boolnet_spec.reference.errors import (
 )
 from boolnet_spec.reference.fold import fold_bn_sign
 from boolnet_spec.reference.network import Model
+from boolnet_spec.reference.ops import BlockTensors
 from boolnet_spec.reference.slices import slice_offsets
 from boolnet_spec.reference.threshold import GE, ThresholdUnits, canonical_unit
 from boolnet_spec.reference.weights import weight_scale
 
-__all__ = ["FusedThreshold", "FUSED_NODE", "parse_fused", "held_units", "realised_units",
-           "check_fused_units", "require_state_dict"]
+__all__ = ["FusedThreshold", "FUSED_NODE", "NODE_NAMES", "parse_fused", "held_units",
+           "realised_units", "check_fused_units", "check_fused_nodes", "require_state_dict",
+           "exact_units"]
 
-FUSED_NODE = re.compile(r"layer[0-9]{1,2}\.[0-9]{1,2}\.conv[12]")
+FUSED_NODE = re.compile(r"layer[0-9]{1,2}\.[0-9]{1,2}\.(conv[12]|downsample)")
+NODE_NAMES = "node names layerL.b.conv1, layerL.b.conv2 or layerL.b.downsample (a binary " \
+    "layer's BatchNorm-sign; the stem's is real-valued, not a threshold on an integer " \
+    "accumulator, so it cannot be fused)"
 FIELDS = ("module", "threshold", "polarity")
 MAX_PATH_CHARS = 1000
 
@@ -48,13 +54,22 @@ class FusedThreshold:
     threshold: str = "threshold"
     polarity: str = "polarity"
 
-    def bn_path(self) -> str:
+    @property
+    def downsample(self) -> bool:
+        return self.node.endswith(".downsample")
+
+    def bn_path(self, pool: int = 0) -> str:
+        """The authors' path of the BatchNorm it replaces (``downsample.1``, or ``.2`` after a
+        pooling, for the downsample branch)."""
         block, kind = self.node.rsplit(".", 1)
+        if self.downsample:
+            return f"{self.node}.{BlockTensors.downsample_bn(pool)}"
         return f"{block}.bn{kind[-1]}"
 
     def sign_path(self) -> str:
+        """The reference tensor its output is: ``p.ghostsignK``, or ``p.downsample``."""
         block, kind = self.node.rsplit(".", 1)
-        return f"{block}.ghostsign{kind[-1]}"
+        return self.node if self.downsample else f"{block}.ghostsign{kind[-1]}"
 
 
 def parse_fused(data: object, source: str) -> dict[str, FusedThreshold]:
@@ -64,8 +79,7 @@ def parse_fused(data: object, source: str) -> dict[str, FusedThreshold]:
     fused = {}
     for node, entry in data.items():
         error_if(not isinstance(node, str) or FUSED_NODE.fullmatch(node) is None, FormatError,
-                 f"{source}: fused", "node names layerL.b.conv1 or layerL.b.conv2",
-                 repr(node)[:80], "HARNESS-14")
+                 f"{source}: fused", NODE_NAMES, repr(node)[:80], "HARNESS-14")
         field = f"{source}: fused.{node}"
         error_if(not isinstance(entry, dict), FormatError, field,
                  "a table {module, threshold, polarity}", type(entry).__name__, "HARNESS-14")
@@ -130,14 +144,31 @@ def require_state_dict(fused: dict, state_dict) -> None:
              "HARNESS-14")
 
 
-def exact_units(state_dict: dict, node: str, slices: int) -> ThresholdUnits:
-    """FOLD-2 of the state dict's BatchNorm and weights for a block's ``conv1``/``conv2``."""
-    block, kind = node.rsplit(".", 1)
-    prefix = f"{block}.bn{kind[-1]}"
-    weight = np.asarray(state_dict[f"{node}.weight"], np.float32)
+def check_fused_nodes(fused: dict, arch: Architecture, source: str = "module map") -> None:
+    """``ERROR_IF`` a fused node is not a thresholded binary layer of ``arch`` (HARNESS-14)."""
+    layers = set()
+    for plan in block_plans(arch):
+        layers |= {f"{plan.name}.conv1"} | ({f"{plan.name}.conv2"} if not plan.last else set())
+        layers |= {f"{plan.name}.downsample"} if plan.downsample else set()
+    unknown = sorted(set(fused) - layers)
+    error_if(bool(unknown), FormatError, f"{source}: fused",
+             f"binary layers of {arch.name} with a BatchNorm-sign (the last block's conv2 feeds "
+             "the real-valued head, and only blocks that change shape have a downsample)",
+             lambda: repr(unknown[0])[:80], "HARNESS-14")
+
+
+def exact_units(state_dict: dict, node: str, slices: int, pool: int = 0) -> ThresholdUnits:
+    """FOLD-2 of the state dict's BatchNorm, weights and (downsample) bias for a block's
+    ``conv1``, ``conv2`` or ``downsample`` (pooling before BatchNorm, POOL-2, leaves the fold
+    unchanged: the unit is applied to the window's largest accumulator)."""
+    spec = FusedThreshold(node, "")
+    conv = f"{node}.0" if spec.downsample else node
+    prefix = spec.bn_path(pool)
+    weight = np.asarray(state_dict[f"{conv}.weight"], np.float32)
+    bias = np.asarray(state_dict[f"{conv}.bias"], np.float32) if spec.downsample else None
     bn = BatchNorm(*(np.asarray(state_dict[f"{prefix}.{f}"], np.float32)
                      for f in ("weight", "bias", "running_mean", "running_var")), name=prefix)
-    return fold_bn_sign(bn, int(np.prod(weight.shape[1:])), weight_scale(weight), None,
+    return fold_bn_sign(bn, int(np.prod(weight.shape[1:])), weight_scale(weight), bias,
                         slice_offsets(slices))
 
 
@@ -148,11 +179,12 @@ def check_fused_units(source, fused: dict, state_dict: dict, model: Model
     it computes and the exact one. ``source(spec)`` gives ``name -> attribute``."""
     rows, findings, realised = [], [], {}
     slices = model.architecture.slices
+    check_fused_nodes(fused, model.architecture)
     for node in model.nodes:
         spec = fused.get(node.name)
         if spec is None:
             continue
-        exact = exact_units(state_dict, node.name, slices)
+        exact = exact_units(state_dict, node.name, slices, node.attrs.get("pool", 0))
         polarity, threshold = held_units(source(spec), spec, slices, exact.polarity.shape[1])
         units = realised[node.name] = realised_units(polarity, threshold, exact.n)
         found = unit_findings(units, exact)

@@ -77,7 +77,12 @@ def expected_modules(module, arch: Architecture, fused: dict):
                 yield f"{block}.ghostsign{part}", "sign", f"sign of node {node}"
         if plan.last:
             yield f"{block}.bn3", "bn", "head BN3 (mean over slices)"
-        if plan.downsample:
+        if plan.downsample and f"{block}.downsample" in fused:
+            # HARNESS-14: the fused module pools (POOL-2) and thresholds the conv's output
+            node = f"{block}.downsample"
+            yield f"{node}.0", "bconv", f"binary convolution of node {node}"
+            yield fused[node].module, "fused", f"fused pooling and threshold of node {node}"
+        elif plan.downsample:
             error_if(f"{block}.downsample" not in dict(module.named_modules()), FormatError,
                      f"module {block}.downsample", "the downsample branch of the block",
                      "missing", "HARNESS-13")
@@ -94,7 +99,10 @@ def check_structure(module, arch: Architecture, fused: dict | None = None) -> No
     """HARNESS-13: ``ERROR_IF`` a module the harness reads is missing or not of its kind
     (:class:`~boolnet_spec.reference.errors.FormatError`, naming the node, the module path,
     what was expected and what was found)."""
+    from boolnet_spec.equivalence.pytorch.harness.fused import check_fused_nodes
+
     fused = fused or {}
+    check_fused_nodes(fused, arch)
     names = dict(module.named_modules())
     actual = getattr(module, "actual", lambda path: path)
     for path, kind, role in expected_modules(module, arch, fused):

@@ -25,16 +25,17 @@ from boolnet_spec.equivalence.pytorch.harness.capture import (
 )
 from boolnet_spec.equivalence.pytorch.harness.report import CLASSES, Row
 from boolnet_spec.equivalence.pytorch.harness.running import classifier_running, stem_running
+from boolnet_spec.reference.accumulator import ACC_DTYPE
 from boolnet_spec.reference.batchnorm import DEFAULT_EPS, BatchNorm
 from boolnet_spec.reference.encoding import BIT_DTYPE
 from boolnet_spec.reference.errors import InternalError
 from boolnet_spec.reference.exact import exact, ge_times_sqrt
 from boolnet_spec.reference.fold import ChannelFold
-from boolnet_spec.reference.maxpool import real_maxpool
+from boolnet_spec.reference.maxpool import binary_maxpool, real_maxpool
 from boolnet_spec.reference.network import KERNELS, Model
 from boolnet_spec.reference.ops import BlockTensors, dispatch_table, lookup
 from boolnet_spec.reference.slices import slice_offsets, slice_quantize
-from boolnet_spec.reference.threshold import GE
+from boolnet_spec.reference.threshold import GE, threshold_slices
 from boolnet_spec.reference.weights import weight_scale
 
 
@@ -216,6 +217,9 @@ class TeacherForced:
     def conv_parts(self, node, block: str):
         """PyTorch's conv module, BatchNorm and GhostSign paths of a bconv/head node."""
         part = BlockTensors.of_node(node.name)[1] if node.op == "bconv" else "conv2"
+        if part == "downsample" and node.name in self.fused:  # the state dict's BN (HARNESS-14)
+            return BlockTensors(block).downsample_acc, self.fused[node.name].bn_path(
+                node.attrs.get("pool", 0))
         if part == "downsample":
             bn, _ = downsample_paths(self.module, block)
             return BlockTensors(block).downsample_acc, bn
@@ -377,7 +381,22 @@ class TeacherForced:
                     "margin": float(margins[bn_i, j, c, h, w])})
             return classes, entries
 
-        if pool and downsample_layout(self.module, block) == POOL_AFTER_SIGN:
+        if pool and fused is not None:
+            # per-position bits OR'd over the window: what pooling after the threshold gives
+            after = binary_maxpool(threshold_slices(np.clip(s_torch, -n, n).astype(ACC_DTYPE),
+                                                    fused), pool, pool)
+            classify = explain
+
+            def explain(flats):
+                classes, entries = classify(flats)
+                for entry, flat in zip(entries, flats, strict=False):
+                    if entry["class"] == "mismatch" and \
+                            after.flat[flat] == bits_of(torch_values.flat[flat]):
+                        entry["reason"] = "the fused module's bit is its units' bits OR'd over " \
+                            "the window (pooling after the threshold); POOL-2 applies the unit " \
+                            "to the window's largest accumulator (HARNESS-14)"
+                return classes, entries
+        elif pool and downsample_layout(self.module, block) == POOL_AFTER_SIGN:
             # HARNESS-10: PyTorch pooled the bits, not the accumulator: its BatchNorm and sign
             # saw other values, so every disagreement is this order's finding.
             def explain(flats):
