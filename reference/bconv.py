@@ -56,12 +56,6 @@ the exact integer, for these reasons:
   position, and output ``(y, x)`` takes tap ``(qy, qx)``'s product at flat position
   ``(y + qy)*Wq + x + qx``: a shift of the flat index by ``qy*Wq + qx``. Positions with
   ``x >= Wo`` or ``y >= Ho`` are computed from other pixels (or zeros) and discarded.
-- Small output planes (at most ``_SMALL_PLANE`` positions), where the padded grid of the phases
-  would waste a large share of its columns, use the patch layout instead: one product per chunk
-  and group of ``patches[g] [Cout/g, kh*kw*Cin/g]`` (``2*a(w)``, taps ``ky*kw + kx`` major) with
-  the patch matrix ``[kh*kw*Cin/g, images*Ho*Wo]`` of the padded input's bits (0.0 and 1.0) at
-  each output's taps, minus the bias. Its partial sums are the same integers at most ``2n`` in
-  magnitude, so the same argument makes it exact; a test pins both layouts to the nested loops.
 - Threads: the images are split into chunks; a chunk's sums for one group depend on its own
   images and the group's weights only and are written to their own block of ``s``, and every
   value above is exact, so the (chunk, group) parts may run on the worker threads of
@@ -99,10 +93,8 @@ class ConvWeights:
     ``phases[(py, px)] = (taps, matrix)``: the taps ``(qy, qx)`` of one input phase (see the
     evaluation note of this chapter) and ``matrix[g, t*Cout/g + o, i] = 2 * a(w[g*Cout/g + o, i,
     ky, kx])`` for the phase's ``t``-th tap ``(ky, kx)``, float32; ``bias[g, o]`` is the sum of
-    the ``n`` values ``a(w)`` of output channel ``g*Cout/g + o``; ``patches[g, o, t*Cin/g + i]``
-    is the same ``2 * a(w)`` for tap ``t = ky*kw + kx``, the patch layout of small output planes.
-    A layer that runs many batches prepares its weights once; :func:`binary_conv2d` accepts either
-    form.
+    the ``n`` values ``a(w)`` of output channel ``g*Cout/g + o``. A layer that runs many batches
+    prepares its weights once; :func:`binary_conv2d` accepts either form.
     """
 
     def __init__(self, weight: np.ndarray, stride: int = 1, dilation: int = 1, groups: int = 1,
@@ -126,7 +118,6 @@ class ConvWeights:
             for kx in range(kw):
                 taps_of.setdefault(((ky * dilation) % stride, (kx * dilation) % stride),
                                    []).append((ky, kx))
-        self._patches: np.ndarray | None = None  # made when a small plane first needs it
         self.phases = {}
         for phase, taps in taps_of.items():
             index = [ky * kw + kx for ky, kx in taps]
@@ -138,9 +129,6 @@ class ConvWeights:
     def accumulate(self, x: np.ndarray, padding: int, pad_mode: str, out_h: int, out_w: int,
                    name: str = "conv") -> np.ndarray:
         """Int16 ``s[N, Cout, Ho, Wo]`` of the input bits (CONV-1, evaluated as noted)."""
-        kh, kw = self.bits.shape[2:]
-        if kh * kw > 1 and out_h * out_w <= _SMALL_PLANE:
-            return self._accumulate_patches(x, padding, pad_mode, out_h, out_w, name)
         # With stride 1 the one phase is the padded input: padded straight into the float grid.
         fused = self.stride == 1
         padded = x if fused else pad_bits(x, padding, pad_mode, f"{name} input")
@@ -211,68 +199,11 @@ class ConvWeights:
         return out
 
 
-    @property
-    def patches(self) -> np.ndarray:
-        """``patches[g, o, t*Cin/g + i] = 2*a(w[g*Cout/g + o, i, ky, kx])``, ``t = ky*kw + kx``."""
-        if self._patches is None:
-            cout, cin_group, kh, kw = self.bits.shape
-            pm1 = to_pm1(self.bits).astype(np.float32).reshape(
-                self.groups, cout // self.groups, cin_group, kh * kw)
-            self._patches = np.ascontiguousarray(
-                2 * pm1.transpose(0, 1, 3, 2).reshape(self.groups, cout // self.groups, -1))
-        return self._patches
-
     def _images_per_part(self, batch: int) -> int:
         """Images per part at most: all, unless the groups are too few to give every worker one."""
         count = workers(batch * self.groups)
         return batch if self.groups >= count else -(-batch // max(1, count // self.groups))
 
-    def _accumulate_patches(self, x: np.ndarray, padding: int, pad_mode: str, out_h: int,
-                            out_w: int, name: str) -> np.ndarray:
-        """CONV-1 as one product per (image chunk, group) of the weights with the patch matrix."""
-        padded = pad_bits(x, padding, pad_mode, f"{name} input")
-        batch = x.shape[0]
-        cout, cin_group, kh, kw = self.bits.shape
-        cout_group, stride, dilation = cout // self.groups, self.stride, self.dilation
-        depth, plane = kh * kw * cin_group, out_h * out_w
-        matrix = self.patches  # made here, before the workers share it
-        chunk = max(1, min(self._images_per_part(batch),
-                           _PRODUCT_BYTES // (4 * (depth + cout_group) * plane)))
-        out = np.empty((batch, cout, out_h, out_w), ACC_DTYPE)
-        parts = [(first, g) for first in range(0, batch, chunk) for g in range(self.groups)]
-        buffers = [(np.empty((depth, chunk * plane), np.float32),
-                    np.empty((cout_group, chunk * plane), np.float32))
-                   for _ in range(workers(len(parts)))]
-
-        def work(worker: int, share: list[tuple[int, int]]) -> None:
-            patches_buffer, products_buffer = buffers[worker]
-            for first, g in share:
-                images = min(chunk, batch - first)
-                columns = images * plane
-                patches = patches_buffer[:, :columns]
-                view = patches.reshape(kh, kw, cin_group, images, out_h, out_w)
-                source = padded[first:first + images, g * cin_group:(g + 1) * cin_group]
-                source = source.transpose(1, 0, 2, 3)
-                for ky in range(kh):
-                    for kx in range(kw):
-                        top, left = ky * dilation, kx * dilation
-                        np.copyto(view[ky, kx],
-                                  source[:, :, top:top + stride * (out_h - 1) + 1:stride,
-                                         left:left + stride * (out_w - 1) + 1:stride],
-                                  casting="unsafe")
-                products = np.matmul(matrix[g], patches, out=products_buffer[:, :columns])
-                products -= self.bias[g][:, None]
-                np.copyto(out[first:first + images, g * cout_group:(g + 1) * cout_group],
-                          products.reshape(cout_group, images, out_h, out_w).transpose(1, 0, 2, 3),
-                          casting="unsafe")
-
-        run_parts(work, parts)  # the parts write disjoint blocks of s: any schedule, the same s
-        return out
-
-
-#: Output planes of at most this many positions use the patch layout (the padded grid of the
-#: shifted products would waste a large share of its columns).
-_SMALL_PLANE = 100
 #: The float32 operands of one BLAS call, in bytes at most (bounds the memory of an evaluation).
 _PRODUCT_BYTES = 1 << 23
 #: The accumulators of one block of shifted adds, in bytes (a block stays in the core's cache).
