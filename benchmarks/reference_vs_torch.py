@@ -3,9 +3,10 @@
 Runs ``boolnet-k4`` (224x224) with calibrated random parameters through three engines, each in its
 own process (so that peak RSS is per engine) and each on 2 threads: the numpy reference, the
 float32 PyTorch model, and the BLAS floor, one float32 matrix product (numpy's sgemm) with as many
-multiply-adds as the network's binary convolutions. The engines take turns, one run each, so that
-the load of a shared machine falls on all of them alike; the report gives medians, the ratios,
-peak RSS and the reference's time per operation, for batch 8 and batch 1 by default.
+multiply-adds as the network's binary convolutions. The engines take turns, one run each in an
+order that rotates, with a pause before each run, so that the load of a shared machine (and the
+idle threads of the engine that ran last) falls on all of them alike; the report gives medians,
+the ratios, peak RSS and the reference's time per operation, for batch 8 and batch 1 by default.
 
     python benchmarks/reference_vs_torch.py [--config boolnet-k4] [--batch 8 1] [--repeats 5]
         [--threads 2] [--json]
@@ -27,6 +28,8 @@ from pathlib import Path
 
 #: The side of the square matrices of the BLAS floor's product.
 FLOOR_SIDE = 1024
+#: Seconds between two timed runs, so that the threads of the engine that ran last are asleep.
+SETTLE_SECONDS = 0.5
 
 
 def _peak_rss_mb() -> float:
@@ -148,8 +151,13 @@ def measure(config: str, batch: int, repeats: int, threads: int, state_path: str
         info[name] = parent.recv()
     times: dict[str, list[float]] = defaultdict(list)
     per_node: dict[str, list[float]] = defaultdict(list)
-    for _ in range(repeats):
-        for name, pipe in pipes.items():
+    names = list(pipes)
+    for repeat in range(repeats):
+        # A rotating order, and a pause before each run: the BLAS and OpenMP threads of the engine
+        # that ran last spin for a while after its work, on the cores the next engine needs.
+        for name in names[repeat % 3:] + names[:repeat % 3]:
+            pipe = pipes[name]
+            time.sleep(SETTLE_SECONDS)
             pipe.send(True)
             seconds, nodes = pipe.recv()
             times[name].append(seconds)
