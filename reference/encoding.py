@@ -31,9 +31,17 @@ holding -1.0 and +1.0; the specification carries them as bits.
    ``ERROR_IF`` a bit tensor has a dtype other than ``uint8``
    (:class:`~boolnet_spec.reference.errors.DTypeError`) or holds a value other than 0 and 1
    (:class:`~boolnet_spec.reference.errors.NonBinaryError`).
+
+Evaluation. Inside a network forward pass (NET-7) every bit tensor an op reads was written by
+another op of this reference, whose own requirements make it a bit tensor; there,
+:func:`check_bits` checks the dtype only (:func:`ops_own_bits`), not every value again.
 """
 
 from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -45,10 +53,25 @@ from boolnet_spec.reference.errors import (
     error_if,
 )
 
-__all__ = ["BIT_DTYPE", "check_bits", "to_pm1", "from_pm1", "sign_bit"]
+__all__ = ["BIT_DTYPE", "check_bits", "ops_own_bits", "to_pm1", "from_pm1", "sign_bit"]
 
 #: The dtype of every bit tensor (ENC-1).
 BIT_DTYPE = np.dtype(np.uint8)
+
+
+_own = threading.local()
+
+
+@contextlib.contextmanager
+def ops_own_bits() -> Iterator[None]:
+    """On this thread, bit tensors are the outputs of this reference's ops (see the evaluation
+    note): :func:`check_bits` checks their dtype only."""
+    before = getattr(_own, "active", False)
+    _own.active = True
+    try:
+        yield
+    finally:
+        _own.active = before
 
 
 def check_bits(bits: np.ndarray, name: str) -> np.ndarray:
@@ -56,7 +79,7 @@ def check_bits(bits: np.ndarray, name: str) -> np.ndarray:
     bits = np.asarray(bits)
     error_if(bits.dtype != BIT_DTYPE, DTypeError, name, "dtype uint8 holding bits",
              bits.dtype, "ENC-5")
-    if bits.size and bits.max() > 1:
+    if bits.size and not getattr(_own, "active", False) and bits.max() > 1:
         error_if(True, NonBinaryError, name, "bits in {0, 1}", lambda: describe(bits, bits > 1),
                  "ENC-5")
     return bits

@@ -82,7 +82,7 @@ from boolnet_spec.reference.bconv import (
     multi_slice_conv2d,
 )
 from boolnet_spec.reference.channels import flatten_slices, shuffle_channels, split_channels
-from boolnet_spec.reference.encoding import check_bits
+from boolnet_spec.reference.encoding import check_bits, ops_own_bits
 from boolnet_spec.reference.errors import DomainError, FormatError, ShapeError, SpecError, error_if
 from boolnet_spec.reference.head import classifier, last_block_real, prelu
 from boolnet_spec.reference.limits import (
@@ -486,4 +486,5 @@ def forward(model: Model, image: np.ndarray, trace: bool = False,
     def execute(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
         return KERNELS[node.op].run(node, model.states[node.name], *inputs)
 
-    return run_graph(model, image, execute, trace, progress)
+    with ops_own_bits():  # the arrays were checked when the model was built; the rest are outputs
+        return run_graph(model, image, execute, trace, progress)

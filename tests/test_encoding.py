@@ -1,5 +1,7 @@
 """Encoding: bits, their +-1 values and sign, against plain Python loops."""
 
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -7,7 +9,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import bit_arrays
 
-from boolnet_spec.reference.encoding import BIT_DTYPE, check_bits, from_pm1, sign_bit, to_pm1
+from boolnet_spec.reference.encoding import (
+    BIT_DTYPE,
+    check_bits,
+    from_pm1,
+    ops_own_bits,
+    sign_bit,
+    to_pm1,
+)
 from boolnet_spec.reference.errors import DTypeError, NonBinaryError, NonFiniteError
 
 small_shapes = hnp.array_shapes(min_dims=1, max_dims=4, max_side=4)
@@ -119,3 +128,26 @@ def test_bits_other_than_zero_and_one_are_rejected(bad):
 @given(small_shapes.flatmap(bit_arrays))
 def test_check_bits_accepts_every_bit_tensor(bits):
     assert np.array_equal(check_bits(bits, "x"), bits)
+
+
+@pytest.mark.req("ENC-5", "NET-7")
+def test_inside_a_forward_pass_only_the_dtype_of_the_ops_own_bits_is_checked():
+    two = np.array([0, 2], np.uint8)
+    seen = []
+    with ops_own_bits():
+        assert check_bits(two, "x") is not None  # an op's own output is not scanned again
+        with pytest.raises(DTypeError):
+            check_bits(two.astype(np.int8), "x")
+        other = threading.Thread(target=lambda: seen.append(_raises(two)))
+        other.start()
+        other.join()
+    assert seen == [True]  # another thread still scans every value
+    assert _raises(two)  # and so does this one once the pass is over
+
+
+def _raises(bits: np.ndarray) -> bool:
+    try:
+        check_bits(bits, "x")
+    except NonBinaryError:
+        return True
+    return False
