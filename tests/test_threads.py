@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+from fixtures_network import small_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from naive import ops as naive
@@ -14,9 +15,11 @@ from strategies import bit_arrays, conv_configs
 from threadpoolctl import threadpool_info
 
 import boolnet_spec.reference.threads as threads
+from boolnet_spec.reference.architecture import CONFIGS
 from boolnet_spec.reference.batchnorm import BatchNorm
 from boolnet_spec.reference.bconv import binary_conv2d
 from boolnet_spec.reference.errors import ShapeError
+from boolnet_spec.reference.network import forward
 from boolnet_spec.reference.stem import boolnet_stem, stem_features
 
 
@@ -139,3 +142,20 @@ def test_stem_values_do_not_depend_on_the_thread_budget(seed, monkeypatch):
     monkeypatch.setattr(threads, "budget", lambda: 1)
     alone = np.concatenate([stem_features(image[i:i + 1], weight, bn0) for i in range(5)])
     assert np.array_equal(alone, results[0][0])
+
+
+@pytest.mark.req("NET-7", "CONV-1", "STEM-3")
+@pytest.mark.parametrize("name", CONFIGS)
+def test_a_forward_pass_is_the_same_on_every_thread_budget(name, monkeypatch):
+    model = small_model(name, image_size=64, seed=4)
+    image = np.random.default_rng(9).standard_normal((5, 3, 64, 64)).astype(np.float32)
+    runs = []
+    for count in (1, 2, 3):
+        monkeypatch.setattr(threads, "budget", lambda count=count: count)
+        runs.append(forward(model, image, trace=True))
+    (logits, trace), others = runs[0], runs[1:]
+    for other_logits, other_trace in others:
+        assert np.array_equal(other_logits, logits)
+        assert other_trace.keys() == trace.keys()
+        for key, value in trace.items():
+            assert other_trace[key].dtype == value.dtype and np.array_equal(other_trace[key], value)
