@@ -29,11 +29,14 @@ __all__ = ["budget", "workers", "run_parts", "session"]
 
 Part = TypeVar("Part")
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # session() asks budget(), which asks _blas(), under it
 _controller: list[ThreadpoolController] = []
 _inside = threading.local()
-#: The open session: its budget and its workers (one session at a time; a nested one is a no-op).
-_session: dict = {}
+#: The session this thread opened: its budget and its workers (a nested one is a no-op).
+_own = threading.local()
+#: The process's open session (at most one) and its BLAS limit, so that sessions on several
+#: threads never restore each other's limit.
+_open: dict = {"count": 0, "limit": None}
 
 
 def _blas() -> ThreadpoolController:
@@ -49,30 +52,42 @@ def budget() -> int:
 
 
 def workers(parts: int) -> int:
-    """The worker threads :func:`run_parts` uses for ``parts`` parts: 1 outside a session or
-    inside a worker."""
-    if "pool" not in _session or getattr(_inside, "active", False):
+    """The worker threads :func:`run_parts` uses for ``parts`` parts: 1 outside a session of
+    this thread, or inside a worker."""
+    own = getattr(_own, "session", None)
+    if own is None or getattr(_inside, "active", False):
         return 1
-    return max(1, min(_session["budget"], parts))
+    return max(1, min(own["budget"], parts))
 
 
 @contextlib.contextmanager
 def session(parallel: bool = True) -> Iterator[None]:
-    """Run the ops inside on the budget's workers, BLAS at one thread throughout; with
-    ``parallel`` false (or a budget of 1, or a session already open) nothing changes."""
-    count = budget()
-    if not parallel or count < 2 or _session or getattr(_inside, "active", False):
+    """Run the ops this thread calls inside on the budget's workers, BLAS at one thread
+    throughout; with ``parallel`` false, a budget of 1, or a session already open (on any
+    thread), nothing changes."""
+    blas = _blas()
+    with _lock:
+        count = budget()
+        # One session at a time in the process: another thread's calls run serially meanwhile.
+        if not parallel or _open["count"] or getattr(_inside, "active", False):
+            count = 1
+        if count >= 2:
+            _open["limit"] = blas.limit(limits=1)
+            _open["count"] = 1
+    if count < 2:
         yield
         return
-    with _lock:
-        _session.update(budget=count)
     try:
-        with _blas().limit(limits=1), ThreadPoolExecutor(count) as pool:
-            _session["pool"] = pool
-            yield
+        with ThreadPoolExecutor(count) as pool:
+            _own.session = {"budget": count, "pool": pool}
+            try:
+                yield
+            finally:
+                _own.session = None
     finally:
         with _lock:
-            _session.clear()
+            _open["limit"].restore_original_limits()
+            _open.update(count=0, limit=None)
 
 
 def _share(work: Callable[[int, Sequence[Part]], None], parts: Sequence[Part], worker: int,
@@ -94,6 +109,6 @@ def run_parts(work: Callable[[int, Sequence[Part]], None], parts: Sequence[Part]
     if count < 2:
         work(0, parts)
         return
-    for future in [_session["pool"].submit(_share, work, parts, worker, count)
+    for future in [_own.session["pool"].submit(_share, work, parts, worker, count)
                    for worker in range(count)]:
         future.result()

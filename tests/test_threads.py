@@ -159,3 +159,25 @@ def test_a_forward_pass_is_the_same_on_every_thread_budget(name, monkeypatch):
         assert other_trace.keys() == trace.keys()
         for key, value in trace.items():
             assert other_trace[key].dtype == value.dtype and np.array_equal(other_trace[key], value)
+
+
+def test_sessions_on_two_threads_keep_their_own_workers_and_restore_blas_once():
+    before = blas_threads()
+    started, release, seen = threading.Barrier(2), threading.Event(), {}
+
+    def run(key):
+        with threads.session():
+            started.wait()
+            seen[key] = threads.workers(8)
+            release.wait(10)
+
+    runners = [threading.Thread(target=run, args=(key,)) for key in "ab"]
+    for runner in runners:
+        runner.start()
+    release.set()
+    for runner in runners:
+        runner.join()
+    assert blas_threads() == before
+    if threads.budget() >= 2:
+        # One thread opened the session and spreads its work; the other ran serially.
+        assert sorted(seen.values()) == [1, 2]
