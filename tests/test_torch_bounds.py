@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 torch = pytest.importorskip("torch")
 
-from strategies import float32s
+from strategies import float32s, wide_float32s
 
 from boolnet_spec.equivalence.pytorch.bounds import (
     BNParams,
@@ -30,6 +31,7 @@ from boolnet_spec.reference.weights import weight_scale
 
 @pytest.mark.req("BOUND-1", "BOUND-2")
 @given(st.integers(1, 24), st.integers(1, 4), st.integers(0, 2**32 - 1), st.booleans())
+@example(20, 4, 194, False)  # alpha_t 3 ulps from WB-2's alpha in channel 13 (once assumed <= 2)
 def test_conv_output_lies_within_e_of_alpha_t_times_s(channels, slices, seed, bias):
     rng = np.random.default_rng(seed)
     # A batch of 16 tempts NNPACK, which the harness turns off (Winograd is outside BOUND-1).
@@ -60,8 +62,31 @@ def test_conv_output_lies_within_e_of_alpha_t_times_s(channels, slices, seed, bi
         exact_value = Fraction(float(alpha_t[c])) * int(s[index]) + \
             (Fraction(float(b[c])) if bias else 0)
         assert abs(Fraction(float(v[index])) - exact_value) <= Fraction(float(error[c]))
-    drift = np.abs(alpha_t.astype(np.float64) - weight_scale(conv.weight.detach().numpy()))
-    assert (drift <= 2 * np.spacing(alpha_t)).all()  # nested means: a few ulps from WB-2
+    weight = conv.weight.detach().numpy()
+    for alpha_tc, alpha_c, filter_ in zip(alpha_t, weight_scale(weight), weight, strict=True):
+        assert abs(Fraction(float(alpha_tc)) - Fraction(float(alpha_c))) <= \
+            nested_mean_drift(filter_)
+
+
+def nested_mean_drift(filter_: np.ndarray) -> Fraction:
+    """BOUND-2's ``(gamma_K + u)*mu + 3*eta``, ``K = k_1 + k_2 + k_3 + 3``, in exact arithmetic."""
+    u = Fraction(1, 2**24)
+    k = sum(filter_.shape) + 3
+    mu = sum(Fraction(float(w)) for w in np.abs(filter_).ravel()) / filter_.size
+    return (k * u / (1 - k * u) + u) * mu + 3 * Fraction(1, 2**149)
+
+
+@pytest.mark.req("BOUND-2")
+@given(st.tuples(st.integers(1, 3), st.integers(1, 40), st.integers(1, 3), st.integers(1, 3))
+       .flatmap(lambda shape: hnp.arrays(np.float32, shape,
+                                         elements=float32s(-1e6, 1e6) | wide_float32s())))
+def test_nested_mean_alpha_t_lies_within_the_drift_bound(weight):
+    assume(bool((np.abs(weight).reshape(len(weight), -1).max(axis=1) > 0).all()))  # WB-3
+    conv = SimpleNamespace(weight=torch.from_numpy(weight), temperature=torch.ones(1))
+    _, alpha_t = torch_weight(conv)
+    for alpha_tc, alpha_c, filter_ in zip(alpha_t, weight_scale(weight), weight, strict=True):
+        assert abs(Fraction(float(alpha_tc)) - Fraction(float(alpha_c))) <= \
+            nested_mean_drift(filter_)
 
 
 @pytest.mark.req("BOUND-1")

@@ -14,7 +14,10 @@ covers the rounding of its own evaluation.
    times a +-alpha_t weight is exact, fused or not), plus the bias ``b`` in the downsample branch.
    Whatever the summation order (any binary tree of additions: sequential, blocked, pairwise,
    fused multiply-adds), every term passes through at most ``m`` roundings, ``m = n - 1`` without
-   bias and ``m = n`` with it, so the float32 output ``v`` satisfies
+   bias and ``m = n`` with it: each addition is ``fl(x + y) = (x + y)(1 + d)``, ``|d| <= u`` (a
+   float32 sum that underflows is exact, so no underflow term), and a term's factors multiply to
+   ``1 + theta_m``, ``|theta_m| <= gamma_m``. The terms' magnitudes sum to at most
+   ``n*alpha_t + |b|`` (a ternary 0 adds nothing), so the float32 output ``v`` satisfies
    ``|v - (alpha_t*s + b)| <= E = gamma_m * (n*alpha_t + |b|)``. The bound needs float32
    accumulation (no reduced-precision ``fp32_precision`` mode) and a summation algorithm:
    Winograd and FFT convolutions (NNPACK) are outside it, so the harness runs the model with
@@ -26,7 +29,14 @@ covers the rounding of its own evaluation.
    Scale. Torch's ``alpha_t`` is the nested float32 mean of ``|W|``; the specification's ``alpha``
    is the correctly rounded mean (WB-2). Both are float32 numbers known per channel, so torch's
    exact convolution value differs from the specification's ``alpha*s + b`` by exactly
-   ``|alpha_t - alpha| * |s|``, added to ``E``.
+   ``|alpha_t - alpha| * |s|``, added to ``E``. The exact difference is used because it is a few
+   ulps but no fixed number of them: a float32 mean over ``k`` nonnegative values is a sum (at
+   most ``k - 1`` roundings per term) divided by ``k`` (one rounding; two for a product with a
+   rounded ``1/k``), so the mean nested over axes of ``k_1``, ``k_2``, ``k_3`` values is
+   ``alpha_t = mu(1 + theta_K)`` with ``K = k_1 + k_2 + k_3 + 3`` and ``mu`` the exact mean of
+   ``|W|``. With WB-2's ``|alpha - mu| <= u*mu``, ``|alpha_t - alpha| <= (gamma_K + u)*mu + 3*eta``
+   (``eta = 2**-149`` covers quotients that round into the subnormal range). A 20x3x3 filter
+   (``K = 29``) has shown 3 ulps.
 
 .. req:: BOUND-3
 
