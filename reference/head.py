@@ -25,7 +25,7 @@ float32 parameters; sums (average pool, linear layer) are in an implementation-d
    exact mean by up to ``e[n, c] = gamma(m) * mean(|z[n, c, :, :]|) + 2**-1074`` (``gamma`` as in
    STEM-2; the last term for a quotient that underflows). ``logits[n, k]`` is the sum of the
    ``C`` rounded products ``pooled[n, c] * W[k, c]`` and ``b[k]``; an evaluation may differ from
-   the exact sum of its own products' operands, ``sum_c pooled[n, c] * W[k, c] + b[k]``, by up to
+   the exact ``sum_c pooled[n, c] * W[k, c] + b[k]`` on its own ``pooled`` values by up to
    ``gamma(C + 1) * (sum_c |pooled[n, c] * W[k, c]| + |b[k]|) + C * 2**-1074``, and so from the
    exact logits of ``z`` by that plus ``sum_c |W[k, c]| * e[n, c]``; two conforming evaluations
    differ by at most the sum of their two bounds.
