@@ -20,7 +20,20 @@ float32 parameters; sums (average pool, linear layer) are in an implementation-d
 
    Global average pooling over ``H x W``, then the linear layer
    ``logits = pooled @ W.T + b`` with ``W[K, C]``, ``b[K]`` float32. The logits are binary64
-   ``[N, K]``.
+   ``[N, K]``. The order of both sums is implementation-defined. ``pooled[n, c]`` is the sum of
+   the ``m = H*W`` values ``z[n, c, :, :]`` divided by ``m``; an evaluation may differ from their
+   exact mean by up to ``e[n, c] = gamma(m) * mean(|z[n, c, :, :]|) + 2**-1074`` (``gamma`` as in
+   STEM-2; the last term for a quotient that underflows). ``logits[n, k]`` is the sum of the
+   ``C`` rounded products ``pooled[n, c] * W[k, c]`` and ``b[k]``; an evaluation may differ from
+   the exact ``sum_c pooled[n, c] * W[k, c] + b[k]`` on its own ``pooled`` values by up to
+   ``gamma(C + 1) * (sum_c |pooled[n, c] * W[k, c]| + |b[k]|) + C * 2**-1074``, and so from the
+   exact logits of ``z`` by that plus ``sum_c |W[k, c]| * e[n, c]``; two conforming evaluations
+   differ by at most the sum of their two bounds.
+   The reference evaluates each image on its own, in one fixed order of correctly rounded
+   binary64 operations: ``pooled[n, c]`` is ``0`` plus ``z[n, c, h, w]`` in row-major ``(h, w)``
+   order, then divided by ``m``; ``logits[n, k]`` is ``0`` plus ``pooled[n, c] * W[k, c]`` for
+   ``c = 0, 1, ..., C - 1``, then plus ``b[k]``. An image's logits therefore do not depend on the
+   batch it is in, on the thread count or on a BLAS.
 
 .. req:: HEAD-4
 
@@ -40,6 +53,7 @@ from boolnet_spec.reference.accumulator import ACC_DTYPE
 from boolnet_spec.reference.batchnorm import BatchNorm, check_float32
 from boolnet_spec.reference.encoding import to_pm1
 from boolnet_spec.reference.errors import DTypeError, ShapeError, error_if
+from boolnet_spec.reference.threads import run_parts, workers
 
 __all__ = ["last_block_real", "prelu", "classifier"]
 
@@ -72,5 +86,43 @@ def classifier(z: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarra
              list(weight.shape), "HEAD-4")
     weight = check_float32(weight, "fc.weight", (weight.shape[0], z.shape[1]), "HEAD-4")
     bias = check_float32(bias, "fc.bias", (weight.shape[0],), "HEAD-4")
-    pooled = z.mean(axis=(2, 3))
-    return pooled @ weight.astype(np.float64).T + bias.astype(np.float64)
+    return linear(average_pool(z), fc_columns(weight), bias)
+
+
+def average_pool(z: np.ndarray) -> np.ndarray:
+    """HEAD-3's pooling in the reference's order: per ``(n, c)``, ``0`` plus the values in
+    row-major ``(h, w)`` order, then divided by ``H*W``; ``[N, C]``."""
+    batch, channels, height, width = z.shape
+    planes = z.reshape(batch, channels, height * width)
+    total = np.zeros((batch, channels))
+    for position in range(height * width):
+        total += planes[:, :, position]
+    return total / (height * width)
+
+
+def fc_columns(weight: np.ndarray) -> np.ndarray:
+    """The linear layer's weight as :func:`linear` reads it: binary64 ``W.T``, ``[C, K]``,
+    each row contiguous."""
+    return np.ascontiguousarray(np.asarray(weight).T, dtype=np.float64)
+
+
+def linear(pooled: np.ndarray, columns: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """HEAD-3's linear layer in the reference's order: ``0`` plus ``pooled[n, c] * W[k, c]`` for
+    ``c = 0, 1, ...``, then plus ``b[k]``; ``[N, K]``, with ``columns`` from :func:`fc_columns`.
+
+    Only elementwise operations: each image's logits are the same however the batch is split."""
+    batch = pooled.shape[0]
+    logits = np.zeros((batch, columns.shape[1]))
+    bias = np.asarray(bias).astype(np.float64)
+
+    def work(worker: int, shares: list[slice]) -> None:
+        for images in shares:
+            out = logits[images]
+            product = np.empty_like(out)
+            for channel, column in enumerate(columns):
+                out += np.multiply(pooled[images, channel, None], column, out=product)
+            out += bias
+
+    step = -(-batch // workers(batch))
+    run_parts(work, [slice(low, low + step) for low in range(0, batch, step)])
+    return logits

@@ -84,7 +84,7 @@ from boolnet_spec.reference.bconv import (
 from boolnet_spec.reference.channels import flatten_slices, shuffle_channels, split_channels
 from boolnet_spec.reference.encoding import check_bits, ops_own_bits
 from boolnet_spec.reference.errors import DomainError, FormatError, ShapeError, SpecError, error_if
-from boolnet_spec.reference.head import classifier, last_block_real, prelu
+from boolnet_spec.reference.head import average_pool, fc_columns, last_block_real, linear, prelu
 from boolnet_spec.reference.limits import (
     MAX_BATCH_ELEMENTS,
     MAX_CONV_ATTR,
@@ -329,7 +329,10 @@ def _run_head(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
                                             node.name)
     s2 = multi_slice_conv2d(x, state["conv_weights"], **_conv_kwargs(node))
     z = last_block_real(s2, state["alpha"], state["bn2"], x, state["bn3"])
-    return [s2, z, classifier(prelu(z, state["prelu"]), state["fc.weight"], state["fc.bias"])]
+    if "fc.columns" not in state:  # HEAD-3's binary64 W.T (fc.weight checked by _infer_head)
+        state["fc.columns"] = fc_columns(state["fc.weight"])
+    pooled = average_pool(prelu(z, state["prelu"]))
+    return [s2, z, linear(pooled, state["fc.columns"], state["fc.bias"])]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from boolnet_spec.equivalence.pytorch.bounds import (
     Running,
     gamma,
 )
+from boolnet_spec.reference.head import average_pool, fc_columns, linear
 from boolnet_spec.reference.maxpool import real_maxpool
 from boolnet_spec.reference.stem import real_conv2d
 
@@ -65,13 +66,16 @@ def classifier_running(z: Running, state: dict) -> Running:
         + ETA32 + ETA64
     activated = Running(value, error * SAFETY)
     count = z.value.shape[2] * z.value.shape[3]
-    pooled = Running(activated.value.mean(axis=(2, 3)),
-                     (activated.error.mean(axis=(2, 3)) + (gamma(count) + gamma(count, U64))
-                      * activated.magnitude.mean(axis=(2, 3)) + ETA32 + ETA64) * SAFETY)
-    weight = state["fc.weight"].astype(np.float64)
+    # The reference's own per-image sums (HEAD-3), for the bounds too: no bytes that vary by BLAS.
+    pooled = Running(average_pool(activated.value),
+                     (average_pool(activated.error) + (gamma(count) + gamma(count, U64))
+                      * average_pool(activated.magnitude) + ETA32 + ETA64) * SAFETY)
+    weight = state["fc.weight"]
     bias = state["fc.bias"].astype(np.float64)
     terms = weight.shape[1] + 1
-    logits = pooled.value @ weight.T + bias
-    error = pooled.error @ np.abs(weight).T + (gamma(terms) + gamma(terms, U64)) * (
-        pooled.magnitude @ np.abs(weight).T + np.abs(bias)) + terms * (ETA32 + ETA64)
+    columns, magnitudes = fc_columns(weight), fc_columns(np.abs(weight))
+    logits = linear(pooled.value, columns, bias)
+    error = linear(pooled.error, magnitudes, np.zeros_like(bias)) \
+        + (gamma(terms) + gamma(terms, U64)) * linear(pooled.magnitude, magnitudes, np.abs(bias)) \
+        + terms * (ETA32 + ETA64)
     return Running(logits, error * SAFETY * (1 + gamma(terms, U64)))
