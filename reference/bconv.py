@@ -64,6 +64,8 @@ the exact integer, for these reasons:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from boolnet_spec.reference.accumulator import ACC_DTYPE, check_n
@@ -75,6 +77,10 @@ from boolnet_spec.reference.threads import run_parts, workers
 
 __all__ = ["conv_output_size", "ConvWeights", "binary_conv2d", "select_slices",
            "multi_slice_conv2d"]
+
+
+#: ``then(s, images, channels)``: called with each finished block ``s[images, channels]``.
+Finished = Callable[[np.ndarray, slice, slice], None]
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -127,8 +133,9 @@ class ConvWeights:
                                   np.ascontiguousarray(matrix.reshape(groups, -1, cin_group)))
 
     def accumulate(self, x: np.ndarray, padding: int, pad_mode: str, out_h: int, out_w: int,
-                   name: str = "conv") -> np.ndarray:
-        """Int16 ``s[N, Cout, Ho, Wo]`` of the input bits (CONV-1, evaluated as noted)."""
+                   name: str = "conv", then: Finished | None = None) -> np.ndarray:
+        """Int16 ``s[N, Cout, Ho, Wo]`` of the input bits (CONV-1, evaluated as noted); ``then``
+        as in :func:`binary_conv2d`."""
         # With stride 1 the one phase is the padded input: padded straight into the float grid.
         fused = self.stride == 1
         padded = x if fused else pad_bits(x, padding, pad_mode, f"{name} input")
@@ -194,6 +201,9 @@ class ConvWeights:
                 result = acc.reshape(cout_group, images, grid_h, grid_w)[:, :, :out_h, :out_w]
                 np.copyto(out[first:first + images, g * cout_group:(g + 1) * cout_group],
                           result.transpose(1, 0, 2, 3), casting="unsafe")
+                if then is not None:
+                    then(out, slice(first, first + images),
+                         slice(g * cout_group, (g + 1) * cout_group))
 
         run_parts(work, parts)  # the parts write disjoint blocks of s: any schedule, the same s
         return out
@@ -212,10 +222,14 @@ _ADD_BLOCK_BYTES = 1 << 19
 
 def binary_conv2d(x: np.ndarray, weight: np.ndarray | ConvWeights, stride: int = 1,
                   padding: int = 0, dilation: int = 1, groups: int = 1,
-                  pad_mode: str = "replicate", name: str = "conv") -> np.ndarray:
+                  pad_mode: str = "replicate", name: str = "conv",
+                  then: Finished | None = None) -> np.ndarray:
     """Int16 accumulators ``s[N, Cout, Ho, Wo]`` of a grouped binary convolution (CONV-1).
 
-    ``weight`` is a bit tensor or its :class:`ConvWeights` (prepared once per layer)."""
+    ``weight`` is a bit tensor or its :class:`ConvWeights` (prepared once per layer). ``then``
+    (optional) is called as ``then(s, images, channels)``, with two slices, once per finished
+    block ``s[images, channels]``, on the thread that computed it and while the block is in its
+    cache: a consumer of some channels of some images (a threshold, a pooling) can run there."""
     for value, what in ((stride, "stride"), (dilation, "dilation"), (groups, "groups")):
         _check_positive(value, f"{name}.{what}")
     check_padding(padding, pad_mode)
@@ -241,7 +255,7 @@ def binary_conv2d(x: np.ndarray, weight: np.ndarray | ConvWeights, stride: int =
     if prepared is None or (prepared.stride, prepared.dilation, prepared.groups) != (
             stride, dilation, groups):
         prepared = ConvWeights(weight, stride, dilation, groups, name)
-    return prepared.accumulate(x, padding, pad_mode, out_h, out_w, name)
+    return prepared.accumulate(x, padding, pad_mode, out_h, out_w, name, then)
 
 
 def select_slices(x: np.ndarray, groups: int, name: str = "x") -> np.ndarray:
@@ -261,7 +275,9 @@ def select_slices(x: np.ndarray, groups: int, name: str = "x") -> np.ndarray:
 
 def multi_slice_conv2d(x: np.ndarray, weight: np.ndarray | ConvWeights, stride: int = 1,
                        padding: int = 0, dilation: int = 1, groups: int = 1,
-                       pad_mode: str = "replicate", name: str = "conv") -> np.ndarray:
-    """The authors' ``MultiBConv`` on bits: CONV-4 then CONV-1."""
+                       pad_mode: str = "replicate", name: str = "conv",
+                       then: Finished | None = None) -> np.ndarray:
+    """The authors' ``MultiBConv`` on bits: CONV-4 then CONV-1 (``then`` as in
+    :func:`binary_conv2d`)."""
     return binary_conv2d(select_slices(x, groups, f"{name} input"), weight, stride, padding,
-                         dilation, groups, pad_mode, name)
+                         dilation, groups, pad_mode, name, then)
