@@ -37,33 +37,46 @@
    ``(S - 1)//2``). The selected slices are flattened slice-major (CHAN-1): channel
    ``j*C + c``. ``ERROR_IF g < 1 or g > S`` (:class:`~boolnet_spec.reference.errors.DomainError`).
 
-Evaluation. :func:`binary_conv2d` forms CONV-1's sums with float32 matrix products; the result is
-the exact integer, for these reasons:
+Evaluation. :func:`binary_conv2d` forms CONV-1's sums with binary64 matrix products, several
+sums in one number ("lanes"); the result is the exact integer, for these reasons:
 
-- Bits enter as 0.0 and 1.0, weights as ``2*a(w)`` (+-2.0). With ``a(b) = 2b - 1``,
-  ``a(b)*a(w) = b*2a(w) - a(w)``, so ``s = sum(b * 2a(w)) - sum(a(w))``; the second sum depends
-  on the output channel only (``ConvWeights.bias``, at most ``n`` in magnitude).
-- Every product is 0 or +-2 and every partial sum is an integer: at most ``2n`` in magnitude
-  inside the matrix product, whatever order or blocking the BLAS chooses, and at most
-  ``2n + n <= 3 * N_MAX < 2**24`` once the taps and the bias are combined. Integers below
-  ``2**24`` are float32 values, and the sum of two of them whose result is below ``2**24`` is
-  exact, so no step rounds; the final float32 is ``s``, which converts exactly to int16 (ACC-3).
+- Bits enter as 0 and 1 and weights as ``a(w)`` (+-1). With ``a(b) = 2b - 1``,
+  ``a(b)*a(w) = 2*b*a(w) - a(w)``, so ``s = 2*u - sum(a(w))`` with ``u = sum(b * a(w))``; the
+  second sum depends on the output channel only (``ConvWeights.bias``), and ``|u| <= n``.
+- Lanes: with ``e = bit_length(n) + 1`` (so ``n < 2**(e - 1)``) and ``L = 53 // e`` (``L >= 3``
+  for every ``n <= N_MAX``), the columns of a product are ``L`` runs of input columns, and run
+  ``l`` enters scaled by ``2**(e*l)``: one column holds ``v = sum_l 2**(e*l) * u_l``. Every
+  product (``+-1`` times a sum of scaled bits) and every partial sum, in whatever order or
+  blocking the BLAS chooses and through the shifted adds below, is ``sum_l 2**(e*l) * u'_l`` with
+  each ``u'_l`` a sum of some of the ``n`` terms of lane ``l``, so an integer with
+  ``|u'_l| <= n``; its magnitude is below ``2**(e*L - 1) * 2**e / (2**e - 1) < 2**(e*L) <= 2**53``.
+  Integers below ``2**53`` are binary64 values and a sum (or fused multiply-add) of them whose
+  result is below ``2**53`` is exact, so no step rounds.
+- Unpacking: ``q = rint(v * 2**-e)`` is ``(v - u_0) / 2**e`` because ``|u_0| < 2**(e - 1)``
+  (``v * 2**-e`` is exact and lies within ``1/2`` of that integer), so ``u_0 = v - q * 2**e``,
+  exactly; repeating on ``q`` gives ``u_1`` and so on, the last lane is what remains. Then
+  ``s = 2*u - bias``, an integer with ``|s| <= n``, converts exactly to int16 (ACC-3).
 - Phases and shifts: tap ``(ky, kx)`` of output ``(y, x)`` reads padded row
   ``y*stride + ky*dilation = (y + qy)*stride + py`` with ``qy = (ky*dilation) // stride`` and
   ``py = (ky*dilation) % stride`` (columns alike). The padded input is split into its phases
   ``xp[py::stride, px::stride]``, each laid out as a matrix ``[Cin/g, images * rows * Wq]`` of
   rows of one width ``Wq``; one product per phase and group gives every tap of the phase at every
   position, and output ``(y, x)`` takes tap ``(qy, qx)``'s product at flat position
-  ``(y + qy)*Wq + x + qx``: a shift of the flat index by ``qy*Wq + qx``. Positions with
-  ``x >= Wo`` or ``y >= Ho`` are computed from other pixels (or zeros) and discarded.
+  ``(y + qy)*Wq + x + qx``: a shift of the flat index by ``qy*Wq + qx``, at most the ``tail``.
+  A lane's run holds its own columns and the ``tail`` columns after them, so a shift stays in
+  the lane. Positions with ``x >= Wo`` or ``y >= Ho`` are computed from other pixels (or zeros)
+  and discarded.
 - Threads: the images are split into chunks; a chunk's sums for one group depend on its own
   images and the group's weights only and are written to their own block of ``s``, and every
   value above is exact, so the (chunk, group) parts may run on the worker threads of
   ``boolnet_spec.reference.threads`` in any order with the same ``s``.
+- Why: a binary64 product costs about twice a binary32 one on this hardware, and carries ``L``
+  (3 to 5) sums where binary32 (exact only below ``2**24``) would carry one.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -96,15 +109,19 @@ def _check_positive(value: int, name: str) -> None:
 class ConvWeights:
     """The weight bits of one binary convolution, laid out once for CONV-1's evaluation.
 
-    ``phases[(py, px)] = (taps, matrix)``: the taps ``(qy, qx)`` of one input phase (see the
-    evaluation note of this chapter) and ``matrix[g, t*Cout/g + o, i] = 2 * a(w[g*Cout/g + o, i,
-    ky, kx])`` for the phase's ``t``-th tap ``(ky, kx)``, float32; ``bias[g, o]`` is the sum of
-    the ``n`` values ``a(w)`` of output channel ``g*Cout/g + o``. A layer that runs many batches
-    prepares its weights once; :func:`binary_conv2d` accepts either form.
+    ``lanes`` and ``dtype``: binary32 with one lane, or binary64 with ``L = 53 // e`` lanes (see
+    the evaluation note of this chapter); ``packed`` chooses (``None``: binary64 lanes where the
+    packed products have rows enough to keep the BLAS efficient). ``phases[(py, px)] = (taps,
+    matrix)``: the taps ``(qy, qx)`` of one input phase and
+    ``matrix[g, t*P + o, i] = sum_l 2**(e*l) * a(w[g*Cout/g + l*P + o, i, ky, kx])`` for the
+    phase's ``t``-th tap ``(ky, kx)``, with ``P = ceil(Cout/g / L)`` rows per tap and
+    ``a(w) = 0`` for the channels ``>= Cout/g`` that pad the last lane; ``bias[g, o]`` is the sum
+    of the ``n`` values ``a(w)`` of output channel ``g*Cout/g + o``. A layer that runs many
+    batches prepares its weights once; :func:`binary_conv2d` accepts either form.
     """
 
     def __init__(self, weight: np.ndarray, stride: int = 1, dilation: int = 1, groups: int = 1,
-                 name: str = "conv"):
+                 name: str = "conv", dtype: type | None = None, lanes: int | None = None):
         self.bits = check_bits(weight, f"{name}.weight")
         error_if(self.bits.ndim != 4, ShapeError, f"{name}.weight",
                  "rank 4 [Cout, Cin/groups, kh, kw]", list(self.bits.shape), "CONV-3")
@@ -114,11 +131,30 @@ class ConvWeights:
         cout, cin_group, kh, kw = self.bits.shape
         error_if(cout % groups, ShapeError, f"{name}.weight",
                  f"Cout a multiple of groups = {groups}", cout, "CONV-3")
-        check_n(cin_group * kh * kw, f"{name} dot-product length n")
         cout_group = cout // groups
-        pm1 = to_pm1(self.bits, f"{name}.weight").astype(np.float32)
+        n = check_n(cin_group * kh * kw, f"{name} dot-product length n")
+        self.lane_bits = n.bit_length() + 1                        # n < 2**(lane_bits - 1)
+        most = {np.dtype(t): _SIGNIFICAND[np.dtype(t)] // self.lane_bits for t in _SIGNIFICAND}
+        if dtype is None:  # the fewest bytes per sum; a binary64 product costs about two binary32
+            dtype = min(most, key=lambda t: (t.itemsize / max(most[t], 1), t.itemsize))
+        self.dtype = np.dtype(dtype)
+        error_if(self.dtype not in most or most[self.dtype] < 1, DomainError, f"{name} dtype",
+                 "float32 or float64", f"{self.dtype} for n = {n}", "CONV-1")
+        self.lanes = most[self.dtype] if lanes is None else lanes
+        error_if(not 1 <= self.lanes <= most[self.dtype], DomainError, f"{name} lanes",
+                 f"1 <= lanes <= {most[self.dtype]} for {self.dtype} and n = {n}", self.lanes,
+                 "CONV-1")
+        pm1 = to_pm1(self.bits, f"{name}.weight").astype(np.float64)
         pm1 = pm1.reshape(groups, cout_group, cin_group, kh * kw)
-        self.bias = pm1.sum(axis=(2, 3))                           # exact: |sum| <= n < 2**24
+        self.bias = pm1.sum(axis=(2, 3)).astype(self.dtype)       # exact: |sum| <= n
+        # Output channel l*P + o of a group is lane l of packed row o (zero rows pad Cout/g).
+        self.packed_rows = -(-cout_group // self.lanes)
+        padded = np.zeros((groups, self.lanes * self.packed_rows, cin_group, kh * kw))
+        padded[:, :cout_group] = pm1
+        scale = 2.0 ** (self.lane_bits * np.arange(self.lanes))
+        matrices = np.einsum("glpik,l->gpik", padded.reshape(groups, self.lanes,
+                                                             self.packed_rows, cin_group,
+                                                             kh * kw), scale)
         taps_of: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for ky in range(kh):
             for kx in range(kw):
@@ -127,10 +163,11 @@ class ConvWeights:
         self.phases = {}
         for phase, taps in taps_of.items():
             index = [ky * kw + kx for ky, kx in taps]
-            matrix = 2 * pm1[:, :, :, index].transpose(0, 3, 1, 2)  # [g, taps, Cout/g, Cin/g]
+            matrix = matrices[:, :, :, index].transpose(0, 3, 1, 2)  # [g, taps, P, Cin/g]
             self.phases[phase] = ([(ky * dilation // stride, kx * dilation // stride)
                                    for ky, kx in taps],
-                                  np.ascontiguousarray(matrix.reshape(groups, -1, cin_group)))
+                                  np.ascontiguousarray(matrix.reshape(groups, -1, cin_group),
+                                                       self.dtype))
 
     def accumulate(self, x: np.ndarray, padding: int, pad_mode: str, out_h: int, out_w: int,
                    name: str = "conv", then: Finished | None = None) -> np.ndarray:
@@ -150,25 +187,28 @@ class ConvWeights:
         rows = max(matrix.shape[1] for _, matrix in self.phases.values())
         # Images per product: columns enough to keep BLAS busy, operands within _PRODUCT_BYTES,
         # and chunks enough for every thread of the budget.
+        lanes, lane_bits, packed_rows = self.lanes, self.lane_bits, self.packed_rows
         chunk = max(1, min(self._images_per_part(batch),
-                           (_PRODUCT_BYTES // (4 * (rows + cin_group)) - tail) // plane))
+                           (_PRODUCT_BYTES // (self.dtype.itemsize * (rows + cin_group)) - tail)
+                           // plane))
         out = np.empty((batch, cout, out_h, out_w), ACC_DTYPE)
-        block = max(1024, _ADD_BLOCK_BYTES // (4 * cout_group))
+        block = max(1024, _ADD_BLOCK_BYTES // (self.dtype.itemsize * packed_rows))
         parts = [(first, g) for first in range(0, batch, chunk) for g in range(self.groups)]
         # Each worker's buffers, reused by all its products and made on this thread, whose freed
         # memory is reused: a fresh large array in a worker would be faulted in page by page.
-        buffers = [(np.empty((cin_group, chunk * plane + tail), np.float32),
-                    np.empty((rows, chunk * plane + tail), np.float32),
-                    np.empty((cout_group, chunk * plane), np.float32))
+        buffers = [(np.empty(cin_group * (chunk * plane + tail), self.dtype),
+                    np.empty(rows * (chunk * plane + tail), self.dtype),
+                    np.empty(3 * packed_rows * chunk * plane, self.dtype),
+                    np.empty(lanes * packed_rows * chunk * plane, self.dtype))
                    for _ in range(workers(len(parts)))]
 
         def work(worker: int, share: list[tuple[int, int]]) -> None:
-            x01_buffer, products_buffer, acc_buffer = buffers[worker]
+            x01_buffer, products_buffer, acc_buffer, lane_buffer = buffers[worker]
             for first, g in share:
                 images = min(chunk, batch - first)
                 columns = images * plane
-                x01 = x01_buffer[:, :columns + tail]
-                acc = acc_buffer[:, :columns]
+                x01 = _leading(x01_buffer, cin_group, columns + tail)
+                acc, quotient, scratch = _leading(acc_buffer, 3, packed_rows, columns)
                 grid = x01[:, :columns].reshape(cin_group, images, grid_h, grid_w)
                 started = False
                 for (py, px), (taps, matrix) in self.phases.items():
@@ -184,21 +224,33 @@ class ConvWeights:
                         grid[:, :, rows_in:] = 0
                         grid[:, :, :, cols_in:] = 0
                         np.copyto(grid[:, :, :rows_in, :cols_in], source, casting="unsafe")
-                    products = np.matmul(matrix[g], x01, out=products_buffer[:matrix.shape[1],
-                                                                             :columns + tail])
+                    products = np.matmul(matrix[g], x01, out=_leading(
+                        products_buffer, matrix.shape[1], columns + tail))
                     # Shifted adds a block of columns at a time, so the block stays in cache.
                     for low in range(0, columns, block):
                         high = min(columns, low + block)
                         for t, (qy, qx) in enumerate(taps):
                             shift = qy * grid_w + qx
-                            part = products[t * cout_group:(t + 1) * cout_group,
+                            part = products[t * packed_rows:(t + 1) * packed_rows,
                                             low + shift:high + shift]
                             if not started and t == 0:
-                                np.subtract(part, self.bias[g][:, None], out=acc[:, low:high])
+                                np.copyto(acc[:, low:high], part)
                             else:
                                 acc[:, low:high] += part
                     started = True
-                result = acc.reshape(cout_group, images, grid_h, grid_w)[:, :, :out_h, :out_w]
+                # Unpack: u_l = v - 2**e * rint(v * 2**-e), then v = that quotient.
+                lane_sums = _leading(lane_buffer, lanes, packed_rows, columns)
+                for lane in range(lanes - 1):
+                    np.multiply(acc, 2.0 ** -lane_bits, out=quotient)
+                    np.rint(quotient, out=quotient)
+                    np.multiply(quotient, 2.0 ** lane_bits, out=scratch)
+                    np.subtract(acc, scratch, out=lane_sums[lane])
+                    acc, quotient = quotient, acc
+                lane_sums[lanes - 1] = acc
+                sums = lane_sums.reshape(lanes * packed_rows, columns)[:cout_group]
+                sums *= 2                                           # s = 2*u - bias
+                sums -= self.bias[g][:, None]
+                result = sums.reshape(cout_group, images, grid_h, grid_w)[:, :, :out_h, :out_w]
                 np.copyto(out[first:first + images, g * cout_group:(g + 1) * cout_group],
                           result.transpose(1, 0, 2, 3), casting="unsafe")
                 if then is not None:
@@ -214,7 +266,15 @@ class ConvWeights:
         count = workers(batch * self.groups)
         return batch if self.groups >= count else -(-batch // max(1, count // self.groups))
 
-#: The float32 operands of one BLAS call, in bytes at most (bounds the memory of an evaluation).
+def _leading(buffer: np.ndarray, *shape: int) -> np.ndarray:
+    """The first elements of a flat buffer as a contiguous array (a BLAS call writes a strided
+    output through a copy)."""
+    return buffer[:math.prod(shape)].reshape(shape)
+
+
+#: The significand bits of the product dtypes: sums of integers below 2**bits are exact.
+_SIGNIFICAND = {np.dtype(np.float32): 24, np.dtype(np.float64): 53}
+#: The operands of one BLAS call, in bytes at most (bounds the memory of an evaluation).
 _PRODUCT_BYTES = 1 << 23
 #: The accumulators of one block of shifted adds, in bytes (a block stays in the core's cache).
 _ADD_BLOCK_BYTES = 1 << 19
