@@ -68,6 +68,64 @@ def test_prepared_weights_give_the_same_accumulators(case, stride, dilation):
                           config.groups, config.pad_mode), run(config, x, w))
 
 
+def _formulations(n: int) -> list[tuple[type, int]]:
+    """Every (dtype, lanes) an evaluation may use for dot products of length ``n``."""
+    bits = n.bit_length() + 1
+    return [(dtype, lanes) for dtype, significand in ((np.float32, 24), (np.float64, 53))
+            for lanes in range(1, significand // bits + 1)]
+
+
+@pytest.mark.req("CONV-1")
+@given(conv_cases(), st.data())
+def test_every_lane_formulation_equals_nested_loops(case, data):
+    # The evaluation note's lanes: any dtype and lane count within its significand is exact.
+    config, x, w = case
+    n = w.shape[1] * w.shape[2] * w.shape[3]
+    dtype, lanes = data.draw(st.sampled_from(_formulations(n)))
+    prepared = ConvWeights(w, config.stride, config.dilation, config.groups, dtype=dtype,
+                           lanes=lanes)
+    expected = naive.binary_conv2d(x, w, config.stride, config.padding, config.dilation,
+                                   config.groups, config.pad_mode)
+    assert np.array_equal(binary_conv2d(x, prepared, config.stride, config.padding,
+                                        config.dilation, config.groups, config.pad_mode),
+                          expected)
+
+
+@pytest.mark.req("CONV-1", "ACC-2")
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 31, 32, 255, 256, 1023, 1024, 4095, 4096, 8191])
+def test_lanes_at_their_bound_unpack_exactly(n):
+    # Lanes at +n, -n and n - 2 (channel l*P + o is lane l): the largest magnitudes the packing
+    # must carry, for n on both sides of each change of the lane width.
+    rng = np.random.default_rng(n)
+    cout = 12
+    x = rng.integers(0, 2, (3, n, 1, 1)).astype(np.uint8)
+    x[0], x[1] = 1, 0
+    w = rng.integers(0, 2, (cout, n, 1, 1)).astype(np.uint8)
+    w[0::3], w[1::3] = 1, 0
+    if n >= 2:
+        w[2::3] = 1
+        w[2::3, 0] = 0                      # s = n - 2 on the all-ones image
+    expected = naive.binary_conv2d(x, w, 1, 0, 1, 1, "none")
+    assert {int(expected[0, 0, 0, 0]), int(expected[0, 1, 0, 0])} == {n, -n}
+    for dtype, lanes in _formulations(n):
+        s = binary_conv2d(x, ConvWeights(w, dtype=dtype, lanes=lanes))
+        assert np.array_equal(s, expected), (dtype, lanes)
+
+
+@pytest.mark.req("CONV-1")
+@pytest.mark.parametrize(("dtype", "lanes", "tensor", "bound", "value"), [
+    (np.float16, None, "conv dtype", "float32 or float64", "float16 for n = 576"),
+    (np.int32, None, "conv dtype", "float32 or float64", "int32 for n = 576"),
+    (np.float32, 0, "conv lanes", "1 <= lanes <= 2 for float32 and n = 576", "0"),
+    (np.float32, 3, "conv lanes", "1 <= lanes <= 2 for float32 and n = 576", "3"),
+    (np.float64, 5, "conv lanes", "1 <= lanes <= 4 for float64 and n = 576", "5"),
+])
+def test_formulations_beyond_the_significand_are_refused(dtype, lanes, tensor, bound, value):
+    w = np.ones((4, 64, 3, 3), np.uint8)                  # n = 576: 11 bits a lane
+    with pytest.raises(DomainError, match=spec_message(tensor, bound, value, "CONV-1")):
+        ConvWeights(w, dtype=dtype, lanes=lanes)
+
+
 @pytest.mark.req("CONV-1", "ACC-1")
 @given(conv_cases())
 def test_accumulator_is_twice_the_popcount_of_xnor_minus_n(case):
@@ -114,9 +172,10 @@ def test_binary_conv2d_equals_the_authors_pad_then_conv(case):
 def test_n_max_reaches_the_int16_extremes(agree):
     x = np.ones((1, N_MAX, 1, 1), np.uint8)
     w = np.full((1, N_MAX, 1, 1), int(agree), np.uint8)
-    s = binary_conv2d(x, w)
-    assert s.dtype == np.int16
-    assert int(s[0, 0, 0, 0]) == (N_MAX if agree else -N_MAX)
+    for s in [binary_conv2d(x, w)] + [binary_conv2d(x, ConvWeights(w, dtype=dtype, lanes=lanes))
+                                      for dtype, lanes in _formulations(N_MAX)]:
+        assert s.dtype == np.int16
+        assert int(s[0, 0, 0, 0]) == (N_MAX if agree else -N_MAX)
 
 
 @pytest.mark.req("CONV-1", "CONV-4", "PAD-1")
