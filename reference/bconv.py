@@ -37,41 +37,43 @@
    ``(S - 1)//2``). The selected slices are flattened slice-major (CHAN-1): channel
    ``j*C + c``. ``ERROR_IF g < 1 or g > S`` (:class:`~boolnet_spec.reference.errors.DomainError`).
 
-Evaluation. :func:`binary_conv2d` forms CONV-1's sums with binary64 matrix products, several
-sums in one number ("lanes"); the result is the exact integer, for these reasons:
+Evaluation. :func:`binary_conv2d` forms CONV-1's sums with binary32 or binary64 matrix
+products that carry several output channels in one number ("lanes"); the result is the exact
+integer, for these reasons:
 
 - Bits enter as 0 and 1 and weights as ``a(w)`` (+-1). With ``a(b) = 2b - 1``,
   ``a(b)*a(w) = 2*b*a(w) - a(w)``, so ``s = 2*u - sum(a(w))`` with ``u = sum(b * a(w))``; the
   second sum depends on the output channel only (``ConvWeights.bias``), and ``|u| <= n``.
-- Lanes: with ``e = bit_length(n) + 1`` (so ``n < 2**(e - 1)``) and ``L = 53 // e`` (``L >= 3``
-  for every ``n <= N_MAX``), the columns of a product are ``L`` runs of input columns, and run
-  ``l`` enters scaled by ``2**(e*l)``: one column holds ``v = sum_l 2**(e*l) * u_l``. Every
-  product (``+-1`` times a sum of scaled bits) and every partial sum, in whatever order or
-  blocking the BLAS chooses and through the shifted adds below, is ``sum_l 2**(e*l) * u'_l`` with
-  each ``u'_l`` a sum of some of the ``n`` terms of lane ``l``, so an integer with
-  ``|u'_l| <= n``; its magnitude is below ``2**(e*L - 1) * 2**e / (2**e - 1) < 2**(e*L) <= 2**53``.
-  Integers below ``2**53`` are binary64 values and a sum (or fused multiply-add) of them whose
-  result is below ``2**53`` is exact, so no step rounds.
+- Lanes: with ``e = bit_length(n) + 1`` (so ``n < 2**(e - 1)``), a format with a ``p``-bit
+  significand (24 for binary32, 53 for binary64) carries up to ``L = p // e`` lanes. A packed
+  weight row is ``sum_l 2**(e*l) * a(w[channel l*P + o])``, so one product column holds
+  ``v = sum_l 2**(e*l) * u_l``, ``u_l`` the sum ``u`` of channel ``l*P + o``. Every product (a
+  packed row entry times 0 or 1) and every partial sum, in whatever order or blocking the BLAS
+  chooses and through the shifted adds below, is ``sum_l 2**(e*l) * u'_l`` with each ``u'_l`` a
+  sum of some of the ``n`` terms of its lane, so an integer with ``|u'_l| <= n``; its magnitude
+  is below ``2**(e*L - 1) * 2**e / (2**e - 1) < 2**(e*L) <= 2**p``. Integers below ``2**p`` are
+  values of the format and a sum (or fused multiply-add) of them whose result is below ``2**p``
+  is exact, so no step rounds. ``L = 1`` is the plain product; binary32 always has a lane
+  (``n <= N_MAX < 2**23``), binary64 at least three.
 - Unpacking: ``q = rint(v * 2**-e)`` is ``(v - u_0) / 2**e`` because ``|u_0| < 2**(e - 1)``
   (``v * 2**-e`` is exact and lies within ``1/2`` of that integer), so ``u_0 = v - q * 2**e``,
-  exactly; repeating on ``q`` gives ``u_1`` and so on, the last lane is what remains. Then
-  ``s = 2*u - bias``, an integer with ``|s| <= n``, converts exactly to int16 (ACC-3).
+  exactly; repeating on ``q`` gives ``u_1`` and so on, and the last lane is what remains. Then
+  ``s = 2*u - bias`` is exact (``|s| <= 3n < 2**24``) and converts exactly to int16 (ACC-3).
+- Which format: a binary64 product costs about two binary32 ones here, and its input twice the
+  bytes; :class:`ConvWeights` takes the format with fewer bytes per lane (binary32 on a tie).
+  Every choice gives the same ``s``.
 - Phases and shifts: tap ``(ky, kx)`` of output ``(y, x)`` reads padded row
   ``y*stride + ky*dilation = (y + qy)*stride + py`` with ``qy = (ky*dilation) // stride`` and
   ``py = (ky*dilation) % stride`` (columns alike). The padded input is split into its phases
   ``xp[py::stride, px::stride]``, each laid out as a matrix ``[Cin/g, images * rows * Wq]`` of
   rows of one width ``Wq``; one product per phase and group gives every tap of the phase at every
   position, and output ``(y, x)`` takes tap ``(qy, qx)``'s product at flat position
-  ``(y + qy)*Wq + x + qx``: a shift of the flat index by ``qy*Wq + qx``, at most the ``tail``.
-  A lane's run holds its own columns and the ``tail`` columns after them, so a shift stays in
-  the lane. Positions with ``x >= Wo`` or ``y >= Ho`` are computed from other pixels (or zeros)
-  and discarded.
+  ``(y + qy)*Wq + x + qx``: a shift of the flat index by ``qy*Wq + qx``. Positions with
+  ``x >= Wo`` or ``y >= Ho`` are computed from other pixels (or zeros) and discarded.
 - Threads: the images are split into chunks; a chunk's sums for one group depend on its own
   images and the group's weights only and are written to their own block of ``s``, and every
   value above is exact, so the (chunk, group) parts may run on the worker threads of
   ``boolnet_spec.reference.threads`` in any order with the same ``s``.
-- Why: a binary64 product costs about twice a binary32 one on this hardware, and carries ``L``
-  (3 to 5) sums where binary32 (exact only below ``2**24``) would carry one.
 """
 
 from __future__ import annotations
@@ -109,10 +111,10 @@ def _check_positive(value: int, name: str) -> None:
 class ConvWeights:
     """The weight bits of one binary convolution, laid out once for CONV-1's evaluation.
 
-    ``lanes`` and ``dtype``: binary32 with one lane, or binary64 with ``L = 53 // e`` lanes (see
-    the evaluation note of this chapter); ``packed`` chooses (``None``: binary64 lanes where the
-    packed products have rows enough to keep the BLAS efficient). ``phases[(py, px)] = (taps,
-    matrix)``: the taps ``(qy, qx)`` of one input phase and
+    ``dtype`` (float32 or float64) and ``lanes`` (``1 <= L <= p // e``) choose the formulation of
+    the evaluation note of this chapter; ``None`` takes the format with fewer bytes per lane and
+    its most lanes. ``phases[(py, px)] = (taps, matrix)``: the taps ``(qy, qx)`` of one input
+    phase and
     ``matrix[g, t*P + o, i] = sum_l 2**(e*l) * a(w[g*Cout/g + l*P + o, i, ky, kx])`` for the
     phase's ``t``-th tap ``(ky, kx)``, with ``P = ceil(Cout/g / L)`` rows per tap and
     ``a(w) = 0`` for the channels ``>= Cout/g`` that pad the last lane; ``bias[g, o]`` is the sum
