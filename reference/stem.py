@@ -142,7 +142,7 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
 #: The bytes of the patches of one matrix product of a real convolution (a block of rows).
 _PATCH_BYTES = 1 << 20
 #: The bytes of the planes one step of the depthwise conv or the stem's pooling works on.
-_BLOCK_BYTES = 1 << 18
+_BLOCK_BYTES = 1 << 20
 
 
 def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) -> np.ndarray:
