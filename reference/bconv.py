@@ -85,7 +85,7 @@ import numpy as np
 
 from boolnet_spec.reference.accumulator import ACC_DTYPE, check_n
 from boolnet_spec.reference.channels import flatten_slices
-from boolnet_spec.reference.encoding import check_bits, to_pm1
+from boolnet_spec.reference.encoding import BIT_DTYPE, check_bits, to_pm1
 from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
 from boolnet_spec.reference.padding import check_padding, fill_padded, pad_bits
 from boolnet_spec.reference.threads import run_parts, workers
@@ -175,8 +175,10 @@ class ConvWeights:
                    name: str = "conv", then: Finished | None = None) -> np.ndarray:
         """Int16 ``s[N, Cout, Ho, Wo]`` of the input bits (CONV-1, evaluated as noted); ``then``
         as in :func:`binary_conv2d`."""
-        # With stride 1 the one phase is the padded input: padded straight into the float grid.
+        # With stride 1 the one phase is the padded input, padded straight into the grid; without
+        # padding it is the input itself, converted straight into the product's operand.
         fused = self.stride == 1
+        direct = fused and not padding
         padded = x if fused else pad_bits(x, padding, pad_mode, f"{name} input")
         batch, _, pad_h, pad_w = padded.shape
         if fused:
@@ -198,20 +200,22 @@ class ConvWeights:
         parts = [(first, g) for first in range(0, batch, chunk) for g in range(self.groups)]
         # Each worker's buffers, reused by all its products and made on this thread, whose freed
         # memory is reused: a fresh large array in a worker would be faulted in page by page.
-        buffers = [(np.empty(cin_group * (chunk * plane + tail), self.dtype),
+        buffers = [(np.empty(cin_group * chunk * plane, BIT_DTYPE),
+                    np.empty(cin_group * (chunk * plane + tail), self.dtype),
                     np.empty(rows * (chunk * plane + tail), self.dtype),
                     np.empty(3 * packed_rows * chunk * plane, self.dtype),
                     np.empty(lanes * packed_rows * chunk * plane, self.dtype))
                    for _ in range(workers(len(parts)))]
 
         def work(worker: int, share: list[tuple[int, int]]) -> None:
-            x01_buffer, products_buffer, acc_buffer, lane_buffer = buffers[worker]
+            bits_buffer, x01_buffer, products_buffer, acc_buffer, lane_buffer = buffers[worker]
             for first, g in share:
                 images = min(chunk, batch - first)
                 columns = images * plane
                 x01 = _leading(x01_buffer, cin_group, columns + tail)
                 acc, quotient, scratch = _leading(acc_buffer, 3, packed_rows, columns)
-                grid = x01[:, :columns].reshape(cin_group, images, grid_h, grid_w)
+                # The grid is laid out in bytes, then converted in one contiguous pass.
+                grid = _leading(bits_buffer, cin_group, images, grid_h, grid_w)
                 started = False
                 for (py, px), (taps, matrix) in self.phases.items():
                     # x01[i, image, r, c] = padded bit at row r*stride + py, column c*stride + px;
@@ -219,13 +223,17 @@ class ConvWeights:
                     source = padded[first:first + images, g * cin_group:(g + 1) * cin_group,
                                     py::stride, px::stride].transpose(1, 0, 2, 3)
                     x01[:, columns:] = 0
-                    if fused:
+                    if direct:
+                        np.copyto(x01[:, :columns].reshape(source.shape), source)
+                    elif fused:
                         fill_padded(source, padding, pad_mode, grid)
                     else:
                         rows_in, cols_in = source.shape[2:]
                         grid[:, :, rows_in:] = 0
                         grid[:, :, :, cols_in:] = 0
-                        np.copyto(grid[:, :, :rows_in, :cols_in], source, casting="unsafe")
+                        grid[:, :, :rows_in, :cols_in] = source
+                    if not direct:
+                        np.copyto(x01[:, :columns], grid.reshape(cin_group, columns))
                     products = np.matmul(matrix[g], x01, out=_leading(
                         products_buffer, matrix.shape[1], columns + tail))
                     # Shifted adds a block of columns at a time, so the block stays in cache.
