@@ -87,7 +87,7 @@ from boolnet_spec.reference.accumulator import ACC_DTYPE, check_n
 from boolnet_spec.reference.channels import flatten_slices
 from boolnet_spec.reference.encoding import BIT_DTYPE, check_bits, to_pm1
 from boolnet_spec.reference.errors import DomainError, ShapeError, error_if
-from boolnet_spec.reference.padding import check_padding, fill_padded, pad_bits
+from boolnet_spec.reference.padding import check_padding, fill_padded
 from boolnet_spec.reference.threads import run_parts, workers
 
 __all__ = ["conv_output_size", "ConvWeights", "binary_conv2d", "select_slices",
@@ -179,10 +179,8 @@ class ConvWeights:
         # padding it is the input itself, converted straight into the product's operand.
         fused = self.stride == 1
         direct = fused and not padding
-        padded = x if fused else pad_bits(x, padding, pad_mode, f"{name} input")
-        batch, _, pad_h, pad_w = padded.shape
-        if fused:
-            pad_h, pad_w = pad_h + 2 * padding, pad_w + 2 * padding
+        batch, _, pad_h, pad_w = x.shape
+        pad_h, pad_w = pad_h + 2 * padding, pad_w + 2 * padding
         cout, cin_group = self.bits.shape[:2]
         cout_group, stride = cout // self.groups, self.stride
         grid_h, grid_w = -(-pad_h // stride), -(-pad_w // stride)   # one phase of the input
@@ -201,6 +199,7 @@ class ConvWeights:
         # Each worker's buffers, reused by all its products and made on this thread, whose freed
         # memory is reused: a fresh large array in a worker would be faulted in page by page.
         buffers = [(np.empty(cin_group * chunk * plane, BIT_DTYPE),
+                    None if fused else np.empty(cin_group * chunk * pad_h * pad_w, BIT_DTYPE),
                     np.empty(cin_group * (chunk * plane + tail), self.dtype),
                     np.empty(rows * (chunk * plane + tail), self.dtype),
                     np.empty(3 * packed_rows * chunk * plane, self.dtype),
@@ -208,7 +207,8 @@ class ConvWeights:
                    for _ in range(workers(len(parts)))]
 
         def work(worker: int, share: list[tuple[int, int]]) -> None:
-            bits_buffer, x01_buffer, products_buffer, acc_buffer, lane_buffer = buffers[worker]
+            (bits_buffer, pad_buffer, x01_buffer, products_buffer, acc_buffer,
+             lane_buffer) = buffers[worker]
             for first, g in share:
                 images = min(chunk, batch - first)
                 columns = images * plane
@@ -216,12 +216,16 @@ class ConvWeights:
                 acc, quotient, scratch = _leading(acc_buffer, 3, packed_rows, columns)
                 # The grid is laid out in bytes, then converted in one contiguous pass.
                 grid = _leading(bits_buffer, cin_group, images, grid_h, grid_w)
+                inputs = x[first:first + images, g * cin_group:(g + 1) * cin_group]
+                if not fused:  # padded on this worker (checked by binary_conv2d), then phases
+                    padded = _leading(pad_buffer, images, cin_group, pad_h, pad_w)
+                    fill_padded(inputs, padding, pad_mode, padded)
+                    inputs = padded
                 started = False
                 for (py, px), (taps, matrix) in self.phases.items():
                     # x01[i, image, r, c] = padded bit at row r*stride + py, column c*stride + px;
                     # grid positions beyond the input (and the tail) only feed discarded outputs.
-                    source = padded[first:first + images, g * cin_group:(g + 1) * cin_group,
-                                    py::stride, px::stride].transpose(1, 0, 2, 3)
+                    source = inputs[:, :, py::stride, px::stride].transpose(1, 0, 2, 3)
                     x01[:, columns:] = 0
                     if direct:
                         np.copyto(x01[:, :columns].reshape(source.shape), source)

@@ -350,7 +350,7 @@ def test_n_outside_one_to_n_max_is_rejected_before_any_work(monkeypatch, cin, ke
         raise AssertionError("the conv started computing before checking n")
 
     # Padding and the +-1 conversion are the expensive work; they must never run.
-    monkeypatch.setattr(boolnet_spec.reference.bconv, "pad_bits", work)
+    monkeypatch.setattr(boolnet_spec.reference.bconv, "fill_padded", work)
     monkeypatch.setattr(boolnet_spec.reference.bconv, "to_pm1", work)
     x = np.zeros((1, cin, 2, 2), np.uint8)
     w = np.zeros((1, cin, *kernel), np.uint8)
