@@ -96,6 +96,11 @@ class BatchNorm:
     def channels(self) -> int:
         return self.gamma.shape[0]
 
+    def select(self, channels: slice) -> BatchNorm:
+        """The BatchNorm of some of the channels (each channel's map is its own)."""
+        return BatchNorm(self.gamma[channels], self.beta[channels], self.mean[channels],
+                         self.var[channels], self.eps, self.name)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """BN-3: binary64 evaluation over axis 1 of ``x`` (``[N, C, ...]``)."""
         error_if(x.ndim < 2 or x.shape[1] != self.channels, ShapeError, f"{self.name} input",

@@ -365,11 +365,23 @@ def _run_head(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
         state["conv_weights"] = ConvWeights(state["weight"], node.attrs["stride"],
                                             node.attrs["dilation"], node.attrs["groups"],
                                             node.name)
-    s2 = multi_slice_conv2d(x, state["conv_weights"], **_conv_kwargs(node))
-    z = last_block_real(s2, state["alpha"], state["bn2"], x, state["bn3"])
     if "fc.columns" not in state:  # HEAD-3's binary64 W.T (fc.weight checked by _infer_head)
         state["fc.columns"] = fc_columns(state["fc.weight"])
-    pooled = average_pool(prelu(z, state["prelu"]))
+    z = np.empty((x.shape[0], *x.shape[2:]))
+    pooled = np.empty((x.shape[0], x.shape[2]))
+    blocks = state.setdefault("blocks", {})
+
+    def then(s2: np.ndarray, images: slice, channels: slice) -> None:
+        # HEAD-1, HEAD-2 and the pooling of HEAD-3 act on each (image, channel) alone.
+        if channels.start not in blocks:  # dict writes are atomic: a race only repeats work
+            blocks[channels.start] = (state["alpha"][channels], state["bn2"].select(channels),
+                                      state["bn3"].select(channels), state["prelu"][channels])
+        alpha, bn2, bn3, slope = blocks[channels.start]
+        real = last_block_real(s2[images, channels], alpha, bn2, x[images, :, channels], bn3)
+        z[images, channels] = real
+        pooled[images, channels] = average_pool(prelu(real, slope))
+
+    s2 = multi_slice_conv2d(x, state["conv_weights"], **_conv_kwargs(node), then=then)
     return [s2, z, linear(pooled, state["fc.columns"], state["fc.bias"])]
 
 
