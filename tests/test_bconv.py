@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from extras import F, needs_torch, torch
+from fixtures_network import small_model
 from hypothesis import given
 from hypothesis import strategies as st
 from naive import ops as naive
@@ -12,7 +15,9 @@ from naive.ops import spec_message
 from strategies import bit_arrays, conv_configs
 
 import boolnet_spec.reference.bconv
+from boolnet_spec.reference import network
 from boolnet_spec.reference.accumulator import N_MAX
+from boolnet_spec.reference.architecture import CONFIGS
 from boolnet_spec.reference.bconv import (
     ConvWeights,
     binary_conv2d,
@@ -27,6 +32,7 @@ from boolnet_spec.reference.errors import (
     NonBinaryError,
     ShapeError,
 )
+from boolnet_spec.reference.network import forward
 from boolnet_spec.reference.slices import slice_offsets
 
 
@@ -369,3 +375,22 @@ def test_invalid_padding_is_rejected(padding, mode, tensor, bound, value):
     with pytest.raises(DomainError, match=spec_message(tensor, bound, value, "PAD-3")):
         binary_conv2d(X, W, padding=padding, pad_mode=mode)
 
+
+
+@pytest.mark.req("NET-7", "CONV-1")
+@pytest.mark.parametrize("name", CONFIGS)
+def test_a_forward_pass_is_the_same_in_every_formulation(name, monkeypatch):
+    # Each layer's default (format, lanes) against binary32 and binary64 with one lane and
+    # binary64 with the most lanes, on every traced tensor of the four configurations.
+    image = np.random.default_rng(5).standard_normal((3, 3, 64, 64)).astype(np.float32)
+    runs = []
+    for options in ({}, {"dtype": np.float32, "lanes": 1}, {"dtype": np.float64, "lanes": 1},
+                    {"dtype": np.float64}):
+        monkeypatch.setattr(network, "ConvWeights", functools.partial(ConvWeights, **options))
+        runs.append(forward(small_model(name, image_size=64, seed=6), image, trace=True))
+    (logits, trace), others = runs[0], runs[1:]
+    for other_logits, other_trace in others:
+        assert np.array_equal(other_logits, logits)
+        assert other_trace.keys() == trace.keys()
+        for key, value in trace.items():
+            assert other_trace[key].dtype == value.dtype and np.array_equal(other_trace[key], value)
