@@ -97,9 +97,14 @@ class BatchNorm:
         return self.gamma.shape[0]
 
     def select(self, channels: slice) -> BatchNorm:
-        """The BatchNorm of some of the channels (each channel's map is its own)."""
-        return BatchNorm(self.gamma[channels], self.beta[channels], self.mean[channels],
-                         self.var[channels], self.eps, self.name)
+        """The BatchNorm of some channels, as it is: unchecked again (each channel's map is its
+        own, and the whole was checked when it was made)."""
+        subset = object.__new__(BatchNorm)
+        for key in ("gamma", "beta", "mean", "var"):
+            object.__setattr__(subset, key, getattr(self, key)[channels])
+        object.__setattr__(subset, "eps", self.eps)
+        object.__setattr__(subset, "name", self.name)
+        return subset
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """BN-3: binary64 evaluation over axis 1 of ``x`` (``[N, C, ...]``)."""

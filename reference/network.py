@@ -279,8 +279,7 @@ def _run_bconv(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
     def then(s: np.ndarray, images: slice, channels: slice) -> None:
         # THR-1 and POOL-2 act on each (image, channel) alone: a block's bits are its own.
         if channels.start not in block_units:  # dict writes are atomic: a race only repeats work
-            block_units[channels.start] = ThresholdUnits(units.polarity[:, channels],
-                                                         units.threshold[:, channels], units.n)
+            block_units[channels.start] = units.select(channels)
         block, target = s[images, channels], bits[images, :, channels]
         if pool:
             threshold_maxpool(block, block_units[channels.start], pool, pool, out=target)

@@ -118,6 +118,15 @@ class ThresholdUnits:
     def channels(self) -> int:
         return self.polarity.shape[1]
 
+    def select(self, channels: slice) -> ThresholdUnits:
+        """The units of some channels, as they are: unchecked again (a deployed model's units
+        may be non-canonical on purpose, and each unit acts on its own channel)."""
+        subset = object.__new__(ThresholdUnits)
+        for key, value in (("polarity", self.polarity[:, channels]),
+                           ("threshold", self.threshold[:, channels]), ("n", self.n)):
+            object.__setattr__(subset, key, value)
+        return subset
+
     def constant(self) -> np.ndarray:
         """``[S, C]`` int8: 1 or 0 where the unit is constant over ``D_n``, -1 elsewhere."""
         out = np.full(self.polarity.shape, -1, dtype=np.int8)
