@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import pytest
 from extras import F, needs_torch, torch
-from fixtures_network import small_model
+from fixtures_network import assert_identical_runs, small_model
 from hypothesis import given
 from hypothesis import strategies as st
 from naive import ops as naive
@@ -388,9 +388,4 @@ def test_a_forward_pass_is_the_same_in_every_formulation(name, monkeypatch):
                     {"dtype": np.float64}):
         monkeypatch.setattr(network, "ConvWeights", functools.partial(ConvWeights, **options))
         runs.append(forward(small_model(name, image_size=64, seed=6), image, trace=True))
-    (logits, trace), others = runs[0], runs[1:]
-    for other_logits, other_trace in others:
-        assert np.array_equal(other_logits, logits)
-        assert other_trace.keys() == trace.keys()
-        for key, value in trace.items():
-            assert other_trace[key].dtype == value.dtype and np.array_equal(other_trace[key], value)
+    assert_identical_runs(runs)
