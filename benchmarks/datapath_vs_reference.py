@@ -8,9 +8,9 @@ ratio datapath / reference; the target is a ratio of at most 5.
     python benchmarks/datapath_vs_reference.py [--config boolnet-k4] [--repeats 7]
         [--blas-threads N] [--json]
 
-The reference's binary convolutions are float32 matrix products (BLAS); the datapath is
-single-threaded numpy. ``--blas-threads`` pins the BLAS thread count of both (set before numpy is
-imported); by default the environment decides.
+The reference's binary convolutions are binary32 or binary64 matrix products (BLAS); the
+datapath is single-threaded numpy. ``--blas-threads`` pins the BLAS thread count of both (set
+before numpy is imported); by default the environment decides.
 """
 
 from __future__ import annotations

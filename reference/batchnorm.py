@@ -46,6 +46,8 @@ __all__ = ["BatchNorm", "check_float32", "DEFAULT_EPS"]
 
 #: ``torch.nn.BatchNorm2d``'s default ``eps``, the authors' value.
 DEFAULT_EPS = 1e-5
+#: The bytes of the channels one step of an evaluation works on (they stay in the core's cache).
+_BLOCK_BYTES = 1 << 18
 
 
 def check_float32(value: np.ndarray, name: str, shape: tuple[int, ...], label: str) -> np.ndarray:
@@ -94,14 +96,33 @@ class BatchNorm:
     def channels(self) -> int:
         return self.gamma.shape[0]
 
+    def select(self, channels: slice) -> BatchNorm:
+        """The BatchNorm of some channels, as it is: unchecked again (each channel's map is its
+        own, and the whole was checked when it was made)."""
+        subset = object.__new__(BatchNorm)
+        for key in ("gamma", "beta", "mean", "var"):
+            object.__setattr__(subset, key, getattr(self, key)[channels])
+        object.__setattr__(subset, "eps", self.eps)
+        object.__setattr__(subset, "name", self.name)
+        return subset
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """BN-3: binary64 evaluation over axis 1 of ``x`` (``[N, C, ...]``)."""
         error_if(x.ndim < 2 or x.shape[1] != self.channels, ShapeError, f"{self.name} input",
                  f"shape [N, {self.channels}, ...]", list(x.shape), "BN-3")
         expand = (slice(None),) + (None,) * (x.ndim - 2)
-        root = np.sqrt(self.var.astype(np.float64) + np.float64(self.eps))
-        y = np.subtract(x, self.mean.astype(np.float64)[expand], dtype=np.float64)
-        y /= root[expand]
-        y *= self.gamma.astype(np.float64)[expand]
-        y += self.beta.astype(np.float64)[expand]
+        root = np.sqrt(self.var.astype(np.float64) + np.float64(self.eps))[expand]
+        mean, gamma, beta = (v.astype(np.float64)[expand]
+                             for v in (self.mean, self.gamma, self.beta))
+        y = np.empty(x.shape)
+        # Each element's four rounded operations, a block of channels at a time (the block stays
+        # in the core's cache between them).
+        per_channel = max(1, math.prod(x.shape) // max(1, x.shape[1]))
+        step = max(1, _BLOCK_BYTES // (8 * per_channel))
+        for low in range(0, x.shape[1], step):
+            block, part = slice(low, low + step), y[:, low:low + step]
+            np.subtract(x[:, block], mean[block], out=part, dtype=np.float64)
+            part /= root[block]
+            part *= gamma[block]
+            part += beta[block]
         return y

@@ -52,11 +52,20 @@ def split_channels(x: np.ndarray, name: str = "x") -> tuple[np.ndarray, np.ndarr
     return x[:, :, :channels // 2], x[:, :, channels // 2:]
 
 
-def shuffle_channels(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
-    """Interleave ``z1`` and ``z2``: channel ``2c`` from ``z1``, ``2c + 1`` from ``z2`` (CHAN-3)."""
+def shuffle_channels(z1: np.ndarray, z2: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Interleave ``z1`` and ``z2``: channel ``2c`` from ``z1``, ``2c + 1`` from ``z2`` (CHAN-3);
+    ``out`` (optional) a contiguous uint8 array ``[N, S, 2C, H, W]``."""
     z1 = _check_rank5(z1, "z1", "CHAN-3")
     z2 = _check_rank5(z2, "z2", "CHAN-3")
     error_if(z1.shape != z2.shape, ShapeError, "z2", f"the shape of z1 {list(z1.shape)}",
              list(z2.shape), "CHAN-3")
     batch, slices, channels, height, width = z1.shape
-    return np.stack([z1, z2], axis=3).reshape(batch, slices, 2 * channels, height, width)
+    if out is None:
+        return np.stack([z1, z2], axis=3).reshape(batch, slices, 2 * channels, height, width)
+    shape = (batch, slices, 2 * channels, height, width)
+    error_if(out.shape != shape or not out.flags.c_contiguous, ShapeError, "shuffle out",
+             f"a contiguous array {list(shape)}", list(out.shape), "CHAN-3")
+    pairs = out.reshape(batch, slices, channels, 2, height, width)
+    pairs[:, :, :, 0] = z1
+    pairs[:, :, :, 1] = z2
+    return out

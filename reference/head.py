@@ -53,7 +53,6 @@ from boolnet_spec.reference.accumulator import ACC_DTYPE
 from boolnet_spec.reference.batchnorm import BatchNorm, check_float32
 from boolnet_spec.reference.encoding import to_pm1
 from boolnet_spec.reference.errors import DTypeError, ShapeError, error_if
-from boolnet_spec.reference.threads import run_parts, workers
 
 __all__ = ["last_block_real", "prelu", "classifier"]
 
@@ -110,19 +109,11 @@ def linear(pooled: np.ndarray, columns: np.ndarray, bias: np.ndarray) -> np.ndar
     """HEAD-3's linear layer in the reference's order: ``0`` plus ``pooled[n, c] * W[k, c]`` for
     ``c = 0, 1, ...``, then plus ``b[k]``; ``[N, K]``, with ``columns`` from :func:`fc_columns`.
 
-    Only elementwise operations: each image's logits are the same however the batch is split."""
-    batch = pooled.shape[0]
-    logits = np.zeros((batch, columns.shape[1]))
-    bias = np.asarray(bias).astype(np.float64)
-
-    def work(worker: int, shares: list[slice]) -> None:
-        for images in shares:
-            out = logits[images]
-            product = np.empty_like(out)
-            for channel, column in enumerate(columns):
-                out += np.multiply(pooled[images, channel, None], column, out=product)
-            out += bias
-
-    step = -(-batch // workers(batch))
-    run_parts(work, [slice(low, low + step) for low in range(0, batch, step)])
+    Only elementwise operations: each image's logits are the same however the batch is split.
+    One thread: a loop of small operations on several threads waits on Python's lock."""
+    logits = np.zeros((pooled.shape[0], columns.shape[1]))
+    product = np.empty_like(logits)
+    for channel, column in enumerate(columns):
+        logits += np.multiply(pooled[:, channel, None], column, out=product)
+    logits += np.asarray(bias).astype(np.float64)
     return logits

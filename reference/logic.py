@@ -36,15 +36,15 @@ def _operands(x: np.ndarray, r: np.ndarray, gate: str) -> tuple[np.ndarray, np.n
     return x, r
 
 
-def logic_xnor(x: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """XNOR of two bit tensors (LOGIC-1)."""
+def logic_xnor(x: np.ndarray, r: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """XNOR of two bit tensors (LOGIC-1); ``out`` (optional) a uint8 array of their shape."""
     x, r = _operands(x, r, "xnor")
-    out = np.empty(x.shape, BIT_DTYPE)
+    out = np.empty(x.shape, BIT_DTYPE) if out is None else out
     np.equal(x, r, out=out.view(np.bool_))  # True and False are stored as the bytes 1 and 0
     return out
 
 
-def logic_or(x: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """OR of two bit tensors (LOGIC-2)."""
+def logic_or(x: np.ndarray, r: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """OR of two bit tensors (LOGIC-2); ``out`` (optional) a uint8 array of their shape."""
     x, r = _operands(x, r, "or")
-    return x | r
+    return np.bitwise_or(x, r, out=out)

@@ -63,14 +63,16 @@ def _reduce_axis(x: np.ndarray, axis: int, kernel: int, stride: int, padding: in
         return x[along(first * stride + tap - padding, last * stride + tap - padding + 1, stride)]
 
     full = [tap for tap, span in spans.items() if span == (0, count - 1)]
-    if full:
+    if len(full) >= 2:  # the first two taps that cover every output, in one pass
+        out = reduce(taps(full[0]), taps(full[1]))
+    elif full:
         out = taps(full[0]).copy()
     else:
         shape = list(x.shape)
         shape[axis] = count
         out = np.full(shape, -np.inf if reduce is np.maximum else np.inf, x.dtype)
     for tap, (first, last) in spans.items():
-        if not full or tap != full[0]:
+        if tap not in full[:2]:
             window = out[along(first, last + 1)]
             reduce(window, taps(tap), out=window)
     return out
@@ -99,18 +101,19 @@ def binary_maxpool(x: np.ndarray, kernel: int, stride: int, name: str = "x") -> 
 
 
 def threshold_maxpool(s: np.ndarray, units: ThresholdUnits, kernel: int,
-                      stride: int) -> np.ndarray:
+                      stride: int, out: np.ndarray | None = None) -> np.ndarray:
     """``bits[N, S, C, Ho, Wo]`` of ``sign(BN(maxpool(alpha * s + b)) + o_j)`` (POOL-2).
 
     Evaluated as POOL-2 states it: each unit applied to the window's ``max(s)``; over the window
-    this is the OR (polarity 1) or the AND (polarity 0) of the per-position bits."""
+    this is the OR (polarity 1) or the AND (polarity 0) of the per-position bits. ``out`` as in
+    :func:`~boolnet_spec.reference.threshold.threshold_slices`."""
     error_if(np.asarray(s).dtype != ACC_DTYPE, DTypeError, "s", "dtype int16", np.asarray(s).dtype,
              "THR-5")
     error_if(s.ndim != 4 or s.shape[1] != units.channels, ShapeError, "s",
              f"shape [N, {units.channels}, H, W]", s.shape, "THR-5")
     high = _window_reduce(s, kernel, stride, np.maximum, "POOL-2",
                           shape=[s.shape[0], units.slices, *s.shape[1:]])
-    return threshold_slices(high, units)
+    return threshold_slices(high, units, out)
 
 
 def real_maxpool(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:

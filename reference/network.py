@@ -82,7 +82,7 @@ from boolnet_spec.reference.bconv import (
     multi_slice_conv2d,
 )
 from boolnet_spec.reference.channels import flatten_slices, shuffle_channels, split_channels
-from boolnet_spec.reference.encoding import check_bits, ops_own_bits
+from boolnet_spec.reference.encoding import BIT_DTYPE, check_bits, ops_own_bits
 from boolnet_spec.reference.errors import DomainError, FormatError, ShapeError, SpecError, error_if
 from boolnet_spec.reference.head import average_pool, fc_columns, last_block_real, linear, prelu
 from boolnet_spec.reference.limits import (
@@ -96,7 +96,7 @@ from boolnet_spec.reference.maxpool import threshold_maxpool
 from boolnet_spec.reference.ops import BN_FIELDS, OPS, dispatch_table, lookup, op_spec
 from boolnet_spec.reference.padding import check_padding
 from boolnet_spec.reference.stem import basenet_stem, boolnet_stem, check_image, stem_features
-from boolnet_spec.reference.threads import session
+from boolnet_spec.reference.threads import run_parts, session, workers
 from boolnet_spec.reference.threshold import ThresholdUnits, threshold_slices
 
 __all__ = ["Node", "Model", "KERNELS", "forward", "run_graph", "run_node"]
@@ -268,14 +268,51 @@ def _run_bconv(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
         state["conv_weights"] = ConvWeights(state["weight"], node.attrs["stride"],
                                             node.attrs["dilation"], node.attrs["groups"],
                                             node.name)
+    units, pool = state["units"], node.attrs["pool"]
+    batch, slices = x.shape[0], units.slices
+    out_h, out_w = _conv_out(node, state, x)
+    if pool:  # POOL-1's floor mode
+        out_h, out_w = (out_h - pool) // pool + 1, (out_w - pool) // pool + 1
+    bits = np.empty((batch, slices, units.channels, out_h, out_w), BIT_DTYPE)
+    block_units = state.setdefault("block_units", {})
+
+    def then(s: np.ndarray, images: slice, channels: slice) -> None:
+        # THR-1 and POOL-2 act on each (image, channel) alone: a block's bits are its own.
+        if channels.start not in block_units:  # dict writes are atomic: a race only repeats work
+            block_units[channels.start] = units.select(channels)
+        block, target = s[images, channels], bits[images, :, channels]
+        if pool:
+            threshold_maxpool(block, block_units[channels.start], pool, pool, out=target)
+        else:
+            threshold_slices(block, block_units[channels.start], out=target)
+
     if node.attrs["read"] == "slices":
-        s = multi_slice_conv2d(x, state["conv_weights"], **_conv_kwargs(node))
+        s = multi_slice_conv2d(x, state["conv_weights"], **_conv_kwargs(node), then=then)
     else:
-        s = binary_conv2d(flatten_slices(x), state["conv_weights"], **_conv_kwargs(node))
-    pool = node.attrs["pool"]
-    bits = threshold_maxpool(s, state["units"], pool, pool) if pool else \
-        threshold_slices(s, state["units"])
+        s = binary_conv2d(flatten_slices(x), state["conv_weights"], **_conv_kwargs(node),
+                          then=then)
     return [s, bits]
+
+
+def _conv_out(node: Node, state: dict, x: np.ndarray) -> tuple[int, int]:
+    _, _, kh, kw = state["weight"].shape
+    return tuple(conv_output_size(size, k, node.attrs["stride"], node.attrs["padding"],
+                                  node.attrs["dilation"])
+                 for size, k in zip(x.shape[-2:], (kh, kw), strict=True))
+
+
+def _by_images(op: Callable, shape: tuple[int, ...], *inputs: np.ndarray) -> list[np.ndarray]:
+    """``op(*inputs, out=...)`` for an op that treats each image alone, a share of the images on
+    each worker thread: the same bits on any split."""
+    out = np.empty(shape, BIT_DTYPE)
+    step = -(-shape[0] // workers(shape[0]))
+
+    def work(worker: int, shares: list[slice]) -> None:
+        for images in shares:
+            op(*(x[images] for x in inputs), out=out[images])
+
+    run_parts(work, [slice(low, low + step) for low in range(0, shape[0], step)])
+    return [out]
 
 
 def _infer_split(ctx: _Context, x: Shape) -> tuple[list[Shape], dict]:
@@ -327,11 +364,23 @@ def _run_head(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
         state["conv_weights"] = ConvWeights(state["weight"], node.attrs["stride"],
                                             node.attrs["dilation"], node.attrs["groups"],
                                             node.name)
-    s2 = multi_slice_conv2d(x, state["conv_weights"], **_conv_kwargs(node))
-    z = last_block_real(s2, state["alpha"], state["bn2"], x, state["bn3"])
     if "fc.columns" not in state:  # HEAD-3's binary64 W.T (fc.weight checked by _infer_head)
         state["fc.columns"] = fc_columns(state["fc.weight"])
-    pooled = average_pool(prelu(z, state["prelu"]))
+    z = np.empty((x.shape[0], *x.shape[2:]))
+    pooled = np.empty((x.shape[0], x.shape[2]))
+    blocks = state.setdefault("blocks", {})
+
+    def then(s2: np.ndarray, images: slice, channels: slice) -> None:
+        # HEAD-1, HEAD-2 and the pooling of HEAD-3 act on each (image, channel) alone.
+        if channels.start not in blocks:  # dict writes are atomic: a race only repeats work
+            blocks[channels.start] = (state["alpha"][channels], state["bn2"].select(channels),
+                                      state["bn3"].select(channels), state["prelu"][channels])
+        alpha, bn2, bn3, slope = blocks[channels.start]
+        real = last_block_real(s2[images, channels], alpha, bn2, x[images, :, channels], bn3)
+        z[images, channels] = real
+        pooled[images, channels] = average_pool(prelu(real, slope))
+
+    s2 = multi_slice_conv2d(x, state["conv_weights"], **_conv_kwargs(node), then=then)
     return [s2, z, linear(pooled, state["fc.columns"], state["fc.bias"])]
 
 
@@ -345,9 +394,10 @@ KERNELS = dispatch_table("the reference interpreter", {
     "stem": _Kernel(_infer_stem, _run_stem),
     "bconv": _Kernel(_infer_bconv, _run_bconv),
     "split": _Kernel(_infer_split, lambda node, state, x: list(split_channels(x))),
-    "xnor": _Kernel(_infer_pair, lambda node, state, a, b: [logic_xnor(a, b)]),
-    "or": _Kernel(_infer_pair, lambda node, state, a, b: [logic_or(a, b)]),
-    "shuffle": _Kernel(_infer_shuffle, lambda node, state, a, b: [shuffle_channels(a, b)]),
+    "xnor": _Kernel(_infer_pair, lambda node, state, a, b: _by_images(logic_xnor, a.shape, a, b)),
+    "or": _Kernel(_infer_pair, lambda node, state, a, b: _by_images(logic_or, a.shape, a, b)),
+    "shuffle": _Kernel(_infer_shuffle, lambda node, state, a, b: _by_images(
+        shuffle_channels, (*a.shape[:2], 2 * a.shape[2], *a.shape[3:]), a, b)),
     "head": _Kernel(_infer_head, _run_head),
 })
 

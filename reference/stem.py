@@ -83,16 +83,16 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
              list(weight.shape), "STEM-2")
     out_h = (height + 2 * padding - kh) // stride + 1
     out_w = (width + 2 * padding - kw) // stride + 1
-    padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (padding, padding), (padding, padding)])
+    pad_h, pad_w = height + 2 * padding, width + 2 * padding
     w = weight.astype(np.float64)
     if groups == cin == cout and stride == 1:
         # Depthwise: one multiply-add per tap, in tap order. Tap (ky, kx) of output (y, x) is the
         # padded plane's flat element (y + ky)*Wp + x + kx: outputs are computed on rows of the
         # padded width Wp (columns from out_w on are discarded), each tap a shifted flat run.
         # Channels a block at a time, so that a block's planes stay in the core's cache.
-        pad_w = padded.shape[3]
-        flat = np.zeros((batch, cout, padded.shape[2] * pad_w + kw - 1))
-        flat[:, :, :-(kw - 1) or None] = padded.reshape(batch, cout, -1)
+        flat = np.zeros((batch, cout, pad_h * pad_w + kw - 1))
+        flat[:, :, :pad_h * pad_w].reshape(batch, cout, pad_h, pad_w)[
+            :, :, padding:padding + height, padding:padding + width] = x
         length = out_h * pad_w
         out = np.zeros((batch, cout, length))
         step = max(1, _BLOCK_BYTES // (8 * batch * length))
@@ -105,6 +105,8 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
                     tap = flat[:, low:high, ky * pad_w + kx:ky * pad_w + kx + length]
                     block += np.multiply(tap, w[None, low:high, 0, ky, kx, None], out=scratch)
         return out.reshape(batch, cout, out_h, pad_w)[..., :out_w]
+    padded = np.zeros((batch, cin, pad_h, pad_w))
+    padded[:, :, padding:padding + height, padding:padding + width] = x
     if groups == cin == cout:
         out = np.zeros((batch, cout, out_h, out_w))
         product = np.empty_like(out)
@@ -142,7 +144,7 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
 #: The bytes of the patches of one matrix product of a real convolution (a block of rows).
 _PATCH_BYTES = 1 << 20
 #: The bytes of the planes one step of the depthwise conv or the stem's pooling works on.
-_BLOCK_BYTES = 1 << 18
+_BLOCK_BYTES = 1 << 20
 
 
 def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Not an op: how the reference spends the threads it is given. An op whose work splits into parts
 that read shared inputs and write disjoint parts of its output (the image chunks and groups of
-a binary convolution, the images of the stem) may evaluate the parts concurrently; each part's
+a binary convolution, with the threshold of each finished block; the images of the stem; the
+images of XNOR, OR and the shuffle) may evaluate the parts concurrently; each part's
 arithmetic is the same whichever thread runs it and whenever, so the result is the serial one,
 bit for bit. The budget is the thread count of the BLAS numpy uses (``OPENBLAS_NUM_THREADS``,
 ``threadpoolctl``'s limits); while parts run on worker threads, each BLAS call gets one thread,

@@ -118,6 +118,15 @@ class ThresholdUnits:
     def channels(self) -> int:
         return self.polarity.shape[1]
 
+    def select(self, channels: slice) -> ThresholdUnits:
+        """The units of some channels, as they are: unchecked again (a deployed model's units
+        may be non-canonical on purpose, and each unit acts on its own channel)."""
+        subset = object.__new__(ThresholdUnits)
+        for key, value in (("polarity", self.polarity[:, channels]),
+                           ("threshold", self.threshold[:, channels]), ("n", self.n)):
+            object.__setattr__(subset, key, value)
+        return subset
+
     def constant(self) -> np.ndarray:
         """``[S, C]`` int8: 1 or 0 where the unit is constant over ``D_n``, -1 elsewhere."""
         out = np.full(self.polarity.shape, -1, dtype=np.int8)
@@ -127,8 +136,10 @@ class ThresholdUnits:
         return out
 
 
-def threshold_slices(s: np.ndarray, units: ThresholdUnits) -> np.ndarray:
-    """``out[N, S, C, H, W]`` from accumulators ``s[N, C, H, W]`` (THR-1, THR-5)."""
+def threshold_slices(s: np.ndarray, units: ThresholdUnits,
+                     out: np.ndarray | None = None) -> np.ndarray:
+    """``out[N, S, C, H, W]`` from accumulators ``s[N, C, H, W]`` (THR-1, THR-5); ``out``
+    (optional) is a uint8 array of that shape, possibly a view into a larger one, to write to."""
     error_if(np.asarray(s).dtype != ACC_DTYPE, DTypeError, "s", "dtype int16", np.asarray(s).dtype,
              "THR-5")
     error_if(s.ndim != 4 or s.shape[1] != units.channels, ShapeError, "s",
@@ -137,6 +148,9 @@ def threshold_slices(s: np.ndarray, units: ThresholdUnits) -> np.ndarray:
     # Both bounds are int16 (THR-2: t <= n + 2 for polarity 1, t + 1 <= n - 1 for polarity 0).
     lower = np.where(units.polarity == GE, units.threshold.astype(np.int32),
                      units.threshold.astype(np.int32) + 1).astype(ACC_DTYPE)
-    bits = s[:, None] >= lower[None, :, :, None, None]
+    if out is None:
+        out = np.empty((s.shape[0], units.slices, *s.shape[1:]), BIT_DTYPE)
+    bits = out.view(np.bool_)  # True and False are stored as the bytes 1 and 0
+    np.greater_equal(s[:, None], lower[None, :, :, None, None], out=bits)
     bits ^= (units.polarity == LE)[None, :, :, None, None]
-    return bits.view(BIT_DTYPE)
+    return out

@@ -9,8 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from boolnet_spec.equivalence.pytorch.model import logic_or, logic_xnor
-
 
 def zero_padding(net, block: str = "layer1.0", conv: str = "conv2"):
     """The 3x3 convolution pads with zeros instead of replicating the border."""
@@ -28,29 +26,11 @@ def zero_padding(net, block: str = "layer1.0", conv: str = "conv2"):
     return net
 
 
-def _block_forward(self, block_input, carry_first: bool = False):
-    """BasicBlock.forward with the shuffle's interleave optionally swapped."""
-    channels = block_input.shape[2]
-    x = residual = carry = block_input
-    if self.plan.split:
-        x = residual = block_input[:, :, :channels // 2]
-        carry = block_input[:, :, channels // 2:]
-    if self.downsample is not None:
-        residual = carry = self.downsample(block_input)
-    x = logic_xnor(self.ghostsign1(self.bn1(self.conv1(x))), residual)
-    if self.plan.last:
-        return self.bn2(self.conv2(x)) + self.bn3(x.mean(1))
-    z = logic_or(self.ghostsign2(self.bn2(self.conv2(x))), residual)
-    batch, slices, width, height, size = z.shape
-    pair = (carry, z) if carry_first else (z, carry)
-    return torch.stack(pair, dim=3).reshape(batch, slices, 2 * width, height, size)
-
-
 def swapped_shuffle(net, block: str = "layer1.0"):
     """The shuffle puts the carried half on the even channels and the OR result on the odd."""
     module = net.get_submodule(block)
-    module.forward = types.MethodType(
-        lambda self, x: _block_forward(self, x, carry_first=True), module)
+    shuffle = module.shuffle
+    module.shuffle = lambda z, carry: shuffle(carry, z)
     return net
 
 
@@ -139,30 +119,12 @@ class FusedThreshold(nn.Module):
         return torch.where(bit, 1.0, -1.0).to(v.dtype)
 
 
-def _fused_block_forward(self, block_input):
-    """BasicBlock.forward with ``thresholdK`` in place of ``ghostsignK(bnK(.))`` where present."""
-    def binary(part, x):
-        conv = getattr(self, f"conv{part}")(x)
-        fused = getattr(self, f"threshold{part}", None)
-        if fused is not None:
-            return fused(conv)
-        return getattr(self, f"ghostsign{part}")(getattr(self, f"bn{part}")(conv))
-
-    channels = block_input.shape[2]
-    x = residual = carry = block_input
-    if self.plan.split:
-        x = residual = block_input[:, :, :channels // 2]
-        carry = block_input[:, :, channels // 2:]
-    if self.downsample is not None:
-        residual = carry = self.downsample(block_input)
-    x = logic_xnor(binary(1, x), residual)
-    if self.plan.last:
-        return self.bn2(self.conv2(x)) + self.bn3(x.mean(1))
-    z = logic_or(binary(2, x), residual)
-    if not self.boolnet:
-        return z
-    batch, slices, width, height, size = z.shape
-    return torch.stack((z, carry), dim=3).reshape(batch, slices, 2 * width, height, size)
+def _fused_binary(self, part, x):
+    """BasicBlock.binary with ``thresholdK`` in place of ``ghostsignK(bnK(.))`` where present."""
+    fused = getattr(self, f"threshold{part}", None)
+    if fused is None:
+        return type(self).binary(self, part, x)
+    return fused(getattr(self, f"conv{part}")(x))
 
 
 def fused_port(net, node: str, polarity, threshold):
@@ -176,7 +138,7 @@ def fused_port(net, node: str, polarity, threshold):
     delattr(block, f"bn{part}")
     delattr(block, f"ghostsign{part}")
     setattr(block, f"threshold{part}", FusedThreshold(alpha_t, polarity, threshold))
-    block.forward = types.MethodType(_fused_block_forward, block)
+    block.binary = types.MethodType(_fused_binary, block)
     return net
 
 

@@ -171,3 +171,13 @@ def small_model(name: str, image_size: int = 64, seed: int = 0) -> Model:
 def model_images(model: Model, batch: int = 1, seed: int = 1) -> np.ndarray:
     size = model.architecture.image_size
     return np.random.default_rng(seed).standard_normal((batch, 3, size, size)).astype(np.float32)
+
+
+def assert_identical_runs(runs: list[tuple[np.ndarray, dict]]) -> None:
+    """Every ``(logits, trace)`` of ``runs`` equals the first, tensor by tensor, bit for bit."""
+    (logits, trace), others = runs[0], runs[1:]
+    for other_logits, other_trace in others:
+        assert np.array_equal(other_logits, logits)
+        assert other_trace.keys() == trace.keys()
+        for key, value in trace.items():
+            assert other_trace[key].dtype == value.dtype and np.array_equal(other_trace[key], value)

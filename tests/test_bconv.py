@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from extras import F, needs_torch, torch
+from fixtures_network import assert_identical_runs, small_model
 from hypothesis import given
 from hypothesis import strategies as st
 from naive import ops as naive
@@ -12,7 +15,9 @@ from naive.ops import spec_message
 from strategies import bit_arrays, conv_configs
 
 import boolnet_spec.reference.bconv
+from boolnet_spec.reference import network
 from boolnet_spec.reference.accumulator import N_MAX
+from boolnet_spec.reference.architecture import CONFIGS
 from boolnet_spec.reference.bconv import (
     ConvWeights,
     binary_conv2d,
@@ -27,6 +32,7 @@ from boolnet_spec.reference.errors import (
     NonBinaryError,
     ShapeError,
 )
+from boolnet_spec.reference.network import forward
 from boolnet_spec.reference.slices import slice_offsets
 
 
@@ -66,6 +72,64 @@ def test_prepared_weights_give_the_same_accumulators(case, stride, dilation):
         assert np.array_equal(
             binary_conv2d(x, prepared, config.stride, config.padding, config.dilation,
                           config.groups, config.pad_mode), run(config, x, w))
+
+
+def _formulations(n: int) -> list[tuple[type, int]]:
+    """Every (dtype, lanes) an evaluation may use for dot products of length ``n``."""
+    bits = n.bit_length() + 1
+    return [(dtype, lanes) for dtype, significand in ((np.float32, 24), (np.float64, 53))
+            for lanes in range(1, significand // bits + 1)]
+
+
+@pytest.mark.req("CONV-1")
+@given(conv_cases(), st.data())
+def test_every_lane_formulation_equals_nested_loops(case, data):
+    # The evaluation note's lanes: any dtype and lane count within its significand is exact.
+    config, x, w = case
+    n = w.shape[1] * w.shape[2] * w.shape[3]
+    dtype, lanes = data.draw(st.sampled_from(_formulations(n)))
+    prepared = ConvWeights(w, config.stride, config.dilation, config.groups, dtype=dtype,
+                           lanes=lanes)
+    expected = naive.binary_conv2d(x, w, config.stride, config.padding, config.dilation,
+                                   config.groups, config.pad_mode)
+    assert np.array_equal(binary_conv2d(x, prepared, config.stride, config.padding,
+                                        config.dilation, config.groups, config.pad_mode),
+                          expected)
+
+
+@pytest.mark.req("CONV-1", "ACC-2")
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 31, 32, 255, 256, 1023, 1024, 4095, 4096, 8191])
+def test_lanes_at_their_bound_unpack_exactly(n):
+    # Lanes at +n, -n and n - 2 (channel l*P + o is lane l): the largest magnitudes the packing
+    # must carry, for n on both sides of each change of the lane width.
+    rng = np.random.default_rng(n)
+    cout = 12
+    x = rng.integers(0, 2, (3, n, 1, 1)).astype(np.uint8)
+    x[0], x[1] = 1, 0
+    w = rng.integers(0, 2, (cout, n, 1, 1)).astype(np.uint8)
+    w[0::3], w[1::3] = 1, 0
+    if n >= 2:
+        w[2::3] = 1
+        w[2::3, 0] = 0                      # s = n - 2 on the all-ones image
+    expected = naive.binary_conv2d(x, w, 1, 0, 1, 1, "none")
+    assert {int(expected[0, 0, 0, 0]), int(expected[0, 1, 0, 0])} == {n, -n}
+    for dtype, lanes in _formulations(n):
+        s = binary_conv2d(x, ConvWeights(w, dtype=dtype, lanes=lanes))
+        assert np.array_equal(s, expected), (dtype, lanes)
+
+
+@pytest.mark.req("CONV-1")
+@pytest.mark.parametrize(("dtype", "lanes", "tensor", "bound", "value"), [
+    (np.float16, None, "conv dtype", "float32 or float64", "float16 for n = 576"),
+    (np.int32, None, "conv dtype", "float32 or float64", "int32 for n = 576"),
+    (np.float32, 0, "conv lanes", "1 <= lanes <= 2 for float32 and n = 576", "0"),
+    (np.float32, 3, "conv lanes", "1 <= lanes <= 2 for float32 and n = 576", "3"),
+    (np.float64, 5, "conv lanes", "1 <= lanes <= 4 for float64 and n = 576", "5"),
+])
+def test_formulations_beyond_the_significand_are_refused(dtype, lanes, tensor, bound, value):
+    w = np.ones((4, 64, 3, 3), np.uint8)                  # n = 576: 11 bits a lane
+    with pytest.raises(DomainError, match=spec_message(tensor, bound, value, "CONV-1")):
+        ConvWeights(w, dtype=dtype, lanes=lanes)
 
 
 @pytest.mark.req("CONV-1", "ACC-1")
@@ -114,9 +178,10 @@ def test_binary_conv2d_equals_the_authors_pad_then_conv(case):
 def test_n_max_reaches_the_int16_extremes(agree):
     x = np.ones((1, N_MAX, 1, 1), np.uint8)
     w = np.full((1, N_MAX, 1, 1), int(agree), np.uint8)
-    s = binary_conv2d(x, w)
-    assert s.dtype == np.int16
-    assert int(s[0, 0, 0, 0]) == (N_MAX if agree else -N_MAX)
+    for s in [binary_conv2d(x, w)] + [binary_conv2d(x, ConvWeights(w, dtype=dtype, lanes=lanes))
+                                      for dtype, lanes in _formulations(N_MAX)]:
+        assert s.dtype == np.int16
+        assert int(s[0, 0, 0, 0]) == (N_MAX if agree else -N_MAX)
 
 
 @pytest.mark.req("CONV-1", "CONV-4", "PAD-1")
@@ -291,7 +356,7 @@ def test_n_outside_one_to_n_max_is_rejected_before_any_work(monkeypatch, cin, ke
         raise AssertionError("the conv started computing before checking n")
 
     # Padding and the +-1 conversion are the expensive work; they must never run.
-    monkeypatch.setattr(boolnet_spec.reference.bconv, "pad_bits", work)
+    monkeypatch.setattr(boolnet_spec.reference.bconv, "fill_padded", work)
     monkeypatch.setattr(boolnet_spec.reference.bconv, "to_pm1", work)
     x = np.zeros((1, cin, 2, 2), np.uint8)
     w = np.zeros((1, cin, *kernel), np.uint8)
@@ -310,3 +375,17 @@ def test_invalid_padding_is_rejected(padding, mode, tensor, bound, value):
     with pytest.raises(DomainError, match=spec_message(tensor, bound, value, "PAD-3")):
         binary_conv2d(X, W, padding=padding, pad_mode=mode)
 
+
+
+@pytest.mark.req("NET-7", "CONV-1")
+@pytest.mark.parametrize("name", CONFIGS)
+def test_a_forward_pass_is_the_same_in_every_formulation(name, monkeypatch):
+    # Each layer's default (format, lanes) against binary32 and binary64 with one lane and
+    # binary64 with the most lanes, on every traced tensor of the four configurations.
+    image = np.random.default_rng(5).standard_normal((3, 3, 64, 64)).astype(np.float32)
+    runs = []
+    for options in ({}, {"dtype": np.float32, "lanes": 1}, {"dtype": np.float64, "lanes": 1},
+                    {"dtype": np.float64}):
+        monkeypatch.setattr(network, "ConvWeights", functools.partial(ConvWeights, **options))
+        runs.append(forward(small_model(name, image_size=64, seed=6), image, trace=True))
+    assert_identical_runs(runs)

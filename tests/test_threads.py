@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from fixtures_network import small_model
+from fixtures_network import assert_identical_runs, small_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from naive import ops as naive
@@ -153,12 +153,7 @@ def test_a_forward_pass_is_the_same_on_every_thread_budget(name, monkeypatch):
     for count in (1, 2, 3):
         monkeypatch.setattr(threads, "budget", lambda count=count: count)
         runs.append(forward(model, image, trace=True))
-    (logits, trace), others = runs[0], runs[1:]
-    for other_logits, other_trace in others:
-        assert np.array_equal(other_logits, logits)
-        assert other_trace.keys() == trace.keys()
-        for key, value in trace.items():
-            assert other_trace[key].dtype == value.dtype and np.array_equal(other_trace[key], value)
+    assert_identical_runs(runs)
 
 
 def test_sessions_on_two_threads_keep_their_own_workers_and_restore_blas_once():

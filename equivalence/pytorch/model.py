@@ -210,6 +210,16 @@ class BasicBlock(nn.Module):
             layers += [nn.BatchNorm2d(width), GhostSign(slices, sign_mode)]
             self.downsample = nn.Sequential(*layers)
 
+    def binary(self, part: int, x: torch.Tensor) -> torch.Tensor:
+        """The bits of ``conv{part}``: the conv, its BatchNorm and its GhostSign."""
+        conv = getattr(self, f"conv{part}")(x)
+        return getattr(self, f"ghostsign{part}")(getattr(self, f"bn{part}")(conv))
+
+    def shuffle(self, z: torch.Tensor, carry: torch.Tensor) -> torch.Tensor:
+        """ARCH-6's interleave: channel ``2c`` from ``z``, ``2c + 1`` from ``carry``."""
+        batch, slices, width, height, size = z.shape
+        return torch.stack((z, carry), dim=3).reshape(batch, slices, 2 * width, height, size)
+
     def forward(self, block_input: torch.Tensor) -> torch.Tensor:
         """One block: split, downsample, XNOR, OR and shuffle (ARCH-3, ARCH-4, ARCH-6)."""
         channels = block_input.shape[2]
@@ -219,14 +229,13 @@ class BasicBlock(nn.Module):
             carry = block_input[:, :, channels // 2:]
         if self.downsample is not None:
             residual = carry = self.downsample(block_input)
-        x = logic_xnor(self.ghostsign1(self.bn1(self.conv1(x))), residual)
+        x = logic_xnor(self.binary(1, x), residual)
         if self.plan.last:
             return self.bn2(self.conv2(x)) + self.bn3(x.mean(1))
-        z = logic_or(self.ghostsign2(self.bn2(self.conv2(x))), residual)
+        z = logic_or(self.binary(2, x), residual)
         if not self.boolnet:
             return z
-        batch, slices, width, height, size = z.shape
-        return torch.stack((z, carry), dim=3).reshape(batch, slices, 2 * width, height, size)
+        return self.shuffle(z, carry)
 
 
 class BoolNet(nn.Module):
