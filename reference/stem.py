@@ -44,7 +44,8 @@ where ``gamma >= 0`` and ``BN0(min v)`` where ``gamma < 0``. There ``min v = -ma
 ``-v`` is the conv with negated float32 weights: the same products and sums of negated operands,
 which round to the negated results (round to nearest is symmetric). Only the sign of a zero can
 differ, and no later operation turns ``-0`` and ``+0`` into different non-zero values or bits
-(ENC-2). Images are evaluated one at a time, by the same operations whichever worker thread of
+(ENC-2). Images are evaluated one at a time, the per-channel steps (pooling, BatchNorm, the
+depthwise conv) a block of channels at a time, by the same operations whichever worker thread of
 ``boolnet_spec.reference.threads`` runs them; a worker's matrix product gets one BLAS thread.
 Where a BLAS splits a product's sums by thread count, STEM-2's bound covers the difference;
 OpenBLAS splits rows and columns, never a sum, and a test pins one thread to several bit for bit.
@@ -95,7 +96,7 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
             :, :, padding:padding + height, padding:padding + width] = x
         length = out_h * pad_w
         out = np.zeros((batch, cout, length))
-        step = max(1, _BLOCK_BYTES // (8 * batch * length))
+        step = max(1, _DEPTHWISE_BYTES // (8 * batch * length))
         product = np.empty((batch, min(step, cout), length))
         for low in range(0, cout, step):
             high = min(cout, low + step)
@@ -143,8 +144,11 @@ def real_conv2d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int,
 
 #: The bytes of the patches of one matrix product of a real convolution (a block of rows).
 _PATCH_BYTES = 1 << 20
-#: The bytes of the planes one step of the depthwise conv or the stem's pooling works on.
-_BLOCK_BYTES = 1 << 20
+#: The bytes of the output planes one step of the depthwise conv works on (with its input and
+#: products, they stay in the core's cache).
+_DEPTHWISE_BYTES = 1 << 18
+#: The bytes of the conv planes one step of the stem's pooling works on.
+_POOL_BYTES = 1 << 20
 
 
 def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) -> np.ndarray:
@@ -159,14 +163,17 @@ def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) ->
     out_h, out_w = (image.shape[2] - 1) // 2 + 1, (image.shape[3] - 1) // 2 + 1  # conv1, 7/2/3
     features = np.empty((batch, bn0.channels, (out_h - 1) // 2 + 1, (out_w - 1) // 2 + 1))
 
+    signs = flip.astype(np.float64)[None, :, None, None]
+
     def work(worker: int, images: list[int]) -> None:
         for first in images:
             conv = real_conv2d(image[first:first + 1], flipped, stride=2, padding=3)
-            step = max(1, _BLOCK_BYTES // (8 * conv[0, 0].size))  # channels pooled per step
-            pooled = np.concatenate([real_maxpool(conv[:, low:low + step], 3, 2, 1)
-                                     for low in range(0, conv.shape[1], step)], axis=1)
-            pooled *= flip.astype(np.float64)[None, :, None, None]
-            features[first] = bn0(pooled)[0]
+            step = max(1, _POOL_BYTES // (8 * conv[0, 0].size))  # channels pooled per step
+            for low in range(0, conv.shape[1], step):  # each channel alone, a block at a time
+                block = slice(low, low + step)
+                pooled = real_maxpool(conv[:, block], 3, 2, 1)
+                pooled *= signs[:, block]
+                features[first:first + 1, block] = bn0.select(block)(pooled)
 
     run_parts(work, range(batch))  # images are independent: the same features on any thread
     return features
@@ -185,11 +192,18 @@ def boolnet_stem(features: np.ndarray, bn1: BatchNorm, bn2: BatchNorm, dw_weight
                               "STEM-2")
     z = np.empty(features.shape)
 
+    plane = features[0, 0].size
+    step = max(1, _DEPTHWISE_BYTES // (8 * plane))
+
     def work(worker: int, images: list[int]) -> None:
         for first in images:
-            f = features[first:first + 1]
-            shift = bn_las(real_conv2d(bn2(f), dw_weight, stride=1, padding=1, groups=channels))
-            np.add(bn1(f), shift, out=z[first:first + 1])
+            for low in range(0, channels, step):  # each channel alone, a block at a time
+                block = slice(low, low + step)
+                f = features[first:first + 1, block]
+                shift = bn_las.select(block)(real_conv2d(bn2.select(block)(f), dw_weight[block],
+                                                         stride=1, padding=1,
+                                                         groups=f.shape[1]))
+                np.add(bn1.select(block)(f), shift, out=z[first:first + 1, block])
 
     run_parts(work, range(features.shape[0]))
     return slice_quantize(z, offsets, "stem pre-activation")
