@@ -198,7 +198,7 @@ class ConvWeights:
         parts = [(first, g) for first in range(0, batch, chunk) for g in range(self.groups)]
         # Each worker's buffers, reused by all its products and made on this thread, whose freed
         # memory is reused: a fresh large array in a worker would be faulted in page by page.
-        buffers = [(np.empty(cin_group * chunk * plane, BIT_DTYPE),
+        buffers = [(None if direct else np.empty(cin_group * chunk * plane, BIT_DTYPE),
                     None if fused else np.empty(cin_group * chunk * pad_h * pad_w, BIT_DTYPE),
                     np.empty(cin_group * (chunk * plane + tail), self.dtype),
                     np.empty(rows * (chunk * plane + tail), self.dtype),
@@ -214,8 +214,10 @@ class ConvWeights:
                 columns = images * plane
                 x01 = _leading(x01_buffer, cin_group, columns + tail)
                 acc, quotient, scratch = _leading(acc_buffer, 3, packed_rows, columns)
+                x01[:, columns:] = 0
                 # The grid is laid out in bytes, then converted in one contiguous pass.
-                grid = _leading(bits_buffer, cin_group, images, grid_h, grid_w)
+                grid = None if direct else _leading(bits_buffer, cin_group, images, grid_h,
+                                                    grid_w)
                 inputs = x[first:first + images, g * cin_group:(g + 1) * cin_group]
                 if not fused:  # padded on this worker (checked by binary_conv2d), then phases
                     padded = _leading(pad_buffer, images, cin_group, pad_h, pad_w)
@@ -226,7 +228,6 @@ class ConvWeights:
                     # x01[i, image, r, c] = padded bit at row r*stride + py, column c*stride + px;
                     # grid positions beyond the input (and the tail) only feed discarded outputs.
                     source = inputs[:, :, py::stride, px::stride].transpose(1, 0, 2, 3)
-                    x01[:, columns:] = 0
                     if direct:
                         np.copyto(x01[:, :columns].reshape(source.shape), source)
                     elif fused:
