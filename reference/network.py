@@ -259,8 +259,8 @@ def _infer_bconv(ctx: _Context, x: Shape) -> tuple[list[Shape], dict]:
                  f"node {ctx.node.name} attrs.pool", f"0 <= pool <= {min(out_h, out_w)}", pool,
                  "NET-3")
         out_h, out_w = (out_h - pool) // pool + 1, (out_w - pool) // pool + 1
-    return [acc, ("bits", units.slices, weight.shape[0], out_h, out_w)], \
-        {"weight": weight, "units": units}
+    bits = (units.slices, weight.shape[0], out_h, out_w)
+    return [acc, ("bits", *bits)], {"weight": weight, "units": units, "bits": bits}
 
 
 def _run_bconv(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
@@ -269,11 +269,7 @@ def _run_bconv(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
                                             node.attrs["dilation"], node.attrs["groups"],
                                             node.name)
     units, pool = state["units"], node.attrs["pool"]
-    batch, slices = x.shape[0], units.slices
-    out_h, out_w = _conv_out(node, state, x)
-    if pool:  # POOL-1's floor mode
-        out_h, out_w = (out_h - pool) // pool + 1, (out_w - pool) // pool + 1
-    bits = np.empty((batch, slices, units.channels, out_h, out_w), BIT_DTYPE)
+    bits = np.empty((x.shape[0], *state["bits"]), BIT_DTYPE)
     block_units = state.setdefault("block_units", {})
 
     def then(s: np.ndarray, images: slice, channels: slice) -> None:
@@ -292,13 +288,6 @@ def _run_bconv(node: Node, state: dict, x: np.ndarray) -> list[np.ndarray]:
         s = binary_conv2d(flatten_slices(x), state["conv_weights"], **_conv_kwargs(node),
                           then=then)
     return [s, bits]
-
-
-def _conv_out(node: Node, state: dict, x: np.ndarray) -> tuple[int, int]:
-    _, _, kh, kw = state["weight"].shape
-    return tuple(conv_output_size(size, k, node.attrs["stride"], node.attrs["padding"],
-                                  node.attrs["dilation"])
-                 for size, k in zip(x.shape[-2:], (kh, kw), strict=True))
 
 
 def _by_images(op: Callable, shape: tuple[int, ...], *inputs: np.ndarray) -> list[np.ndarray]:
