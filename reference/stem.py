@@ -151,6 +151,10 @@ _DEPTHWISE_BYTES = 1 << 18
 _POOL_BYTES = 1 << 20
 
 
+def _channel_blocks(channels: int, step: int) -> list[slice]:
+    return [slice(low, min(channels, low + step)) for low in range(0, channels, step)]
+
+
 def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) -> np.ndarray:
     """``real_maxpool(BN0(conv1(image)), 3, 2, 1)`` in binary64 (STEM-3), evaluated image by
     image with the pooling before BatchNorm (see the evaluation note of this chapter)."""
@@ -164,16 +168,16 @@ def stem_features(image: np.ndarray, conv_weight: np.ndarray, bn0: BatchNorm) ->
     features = np.empty((batch, bn0.channels, (out_h - 1) // 2 + 1, (out_w - 1) // 2 + 1))
 
     signs = flip.astype(np.float64)[None, :, None, None]
+    step = max(1, _POOL_BYTES // (8 * out_h * out_w))  # channels pooled per step
+    blocks = [(block, bn0.select(block)) for block in _channel_blocks(bn0.channels, step)]
 
     def work(worker: int, images: list[int]) -> None:
         for first in images:
             conv = real_conv2d(image[first:first + 1], flipped, stride=2, padding=3)
-            step = max(1, _POOL_BYTES // (8 * conv[0, 0].size))  # channels pooled per step
-            for low in range(0, conv.shape[1], step):  # each channel alone, a block at a time
-                block = slice(low, low + step)
+            for block, bn in blocks:  # each channel alone, a block at a time
                 pooled = real_maxpool(conv[:, block], 3, 2, 1)
                 pooled *= signs[:, block]
-                features[first:first + 1, block] = bn0.select(block)(pooled)
+                features[first:first + 1, block] = bn(pooled)
 
     run_parts(work, range(batch))  # images are independent: the same features on any thread
     return features
@@ -192,18 +196,17 @@ def boolnet_stem(features: np.ndarray, bn1: BatchNorm, bn2: BatchNorm, dw_weight
                               "STEM-2")
     z = np.empty(features.shape)
 
-    plane = features[0, 0].size
-    step = max(1, _DEPTHWISE_BYTES // (8 * plane))
+    step = max(1, _DEPTHWISE_BYTES // (8 * features[0, 0].size))
+    blocks = [(block, bn1.select(block), bn2.select(block), bn_las.select(block))
+              for block in _channel_blocks(channels, step)]
 
     def work(worker: int, images: list[int]) -> None:
         for first in images:
-            for low in range(0, channels, step):  # each channel alone, a block at a time
-                block = slice(low, low + step)
+            for block, bn1_, bn2_, bn_las_ in blocks:  # each channel alone, a block at a time
                 f = features[first:first + 1, block]
-                shift = bn_las.select(block)(real_conv2d(bn2.select(block)(f), dw_weight[block],
-                                                         stride=1, padding=1,
-                                                         groups=f.shape[1]))
-                np.add(bn1.select(block)(f), shift, out=z[first:first + 1, block])
+                shift = bn_las_(real_conv2d(bn2_(f), dw_weight[block], stride=1, padding=1,
+                                            groups=f.shape[1]))
+                np.add(bn1_(f), shift, out=z[first:first + 1, block])
 
     run_parts(work, range(features.shape[0]))
     return slice_quantize(z, offsets, "stem pre-activation")
